@@ -1,0 +1,108 @@
+"""The values that cross the seams: what install resolved, what a server exposes, its state."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+class Status(enum.StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    CRASHED = "crashed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    """A parsed ``POST /integrations/install`` body; ``options`` keeps the fields plugins read."""
+
+    source: str
+    id: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """What install resolved, enough to start the server again after a reboot.
+
+    ``env`` is passed to the server and never shown by the API; ``secret_env`` names the
+    variables whose values are scrubbed from logs and errors (all of ``env`` is hidden).
+    """
+
+    runtime: str
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    required_env: tuple[str, ...] = ()
+    secret_env: tuple[str, ...] = ()
+    image: str | None = None
+    url: str | None = None
+    transport: str = "stdio"
+    description: str = ""
+
+    def missing_env(self) -> tuple[str, ...]:
+        return tuple(name for name in self.required_env if not self.env.get(name))
+
+    def public(self) -> JSON:
+        """The spec as stored beside the secrets, without the values of ``env``."""
+        data = dataclasses.asdict(self)
+        data.pop("env")
+        data["command"] = list(self.command)
+        data["required_env"] = list(self.required_env)
+        data["secret_env"] = list(self.secret_env)
+        return data
+
+    @classmethod
+    def from_public(cls, data: Mapping[str, Any], env: Mapping[str, str]) -> LaunchSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        fields = {k: v for k, v in data.items() if k in known and k != "env"}
+        for name in ("command", "required_env", "secret_env"):
+            fields[name] = tuple(fields.get(name, ()))
+        return cls(env=dict(env), **fields)
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    name: str
+    description: str = ""
+    input_schema: JSON = field(default_factory=dict)
+
+    def to_json(self) -> JSON:
+        return {"name": self.name, "description": self.description, "input_schema": self.input_schema}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ToolInfo:
+        return cls(data["name"], data.get("description") or "", dict(data.get("input_schema") or {}))
+
+
+@dataclass
+class Integration:
+    """An installed integration as the store keeps it."""
+
+    id: str
+    source: str
+    spec: LaunchSpec
+    desired: Status = Status.STOPPED
+    tools: tuple[ToolInfo, ...] = ()
+    server_info: JSON | None = None
+    installed_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class IntegrationEvent:
+    """A status change, for observers (logs, metrics, later a live event stream)."""
+
+    id: str
+    status: Status
+    previous: Status
+    pid: int | None = None
+    exit_code: int | None = None
+    error: str | None = None
