@@ -76,11 +76,17 @@ class ToolInfo:
     input_schema: JSON = field(default_factory=dict)
 
     def to_json(self) -> JSON:
-        return {"name": self.name, "description": self.description, "input_schema": self.input_schema}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_schema,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ToolInfo:
-        return cls(data["name"], data.get("description") or "", dict(data.get("input_schema") or {}))
+        return cls(
+            data["name"], data.get("description") or "", dict(data.get("input_schema") or {})
+        )
 
 
 @dataclass

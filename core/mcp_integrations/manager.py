@@ -1,0 +1,178 @@
+"""The integrations: install, remove, start, stop, restart; one lock per id.
+
+The manager knows neither sources nor runtimes: it asks the plugins (through ``Hooks``)
+and hands each integration to its ``Supervisor``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from mcp_integrations.errors import AlreadyInstalled, InvalidId, NotFound
+from mcp_integrations.models import InstallRequest, Integration, Status, ToolInfo
+from mcp_integrations.plugins import Hooks
+from mcp_integrations.store import Store
+from mcp_integrations.supervisor import RestartPolicy, Supervisor, list_all_tools
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_id(integration_id: str) -> str:
+    if not ID_PATTERN.fullmatch(integration_id) or ".." in integration_id:
+        raise InvalidId(
+            f"invalid integration id {integration_id!r}: use 1-64 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit, without '..'"
+        )
+    return integration_id
+
+
+class Manager:
+    """Every installed integration and its supervisor, for the lifetime of the app."""
+
+    def __init__(
+        self,
+        store: Store,
+        hooks: Hooks,
+        data_dir: Path,
+        task_group: TaskGroup,
+        policy: RestartPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.hooks = hooks
+        self.workdirs = data_dir / "integrations"
+        self._tg = task_group
+        self.policy = policy or RestartPolicy()
+        self._supervisors: dict[str, Supervisor] = {}
+        self._locks: dict[str, anyio.Lock] = {}
+        for integration in store.list():
+            self._supervisors[integration.id] = self._supervisor(integration)
+
+    def _supervisor(self, integration: Integration) -> Supervisor:
+        workdir = self.workdirs / integration.id
+
+        def make_runtime() -> Any:
+            workdir.mkdir(parents=True, exist_ok=True)
+            return self.hooks.create_runtime(integration.spec, workdir)
+
+        def on_tools(tools: tuple[ToolInfo, ...], server_info: dict[str, Any] | None) -> None:
+            self.store.set_tools(integration.id, tools, server_info)
+
+        return Supervisor(
+            integration,
+            make_runtime,
+            on_event=self.hooks.integration_event,
+            on_tools=on_tools,
+            policy=self.policy,
+        )
+
+    def get(self, integration_id: str) -> Supervisor:
+        try:
+            return self._supervisors[integration_id]
+        except KeyError:
+            raise NotFound.integration(integration_id) from None
+
+    def list(self) -> list[Supervisor]:
+        return list(self._supervisors.values())
+
+    @asynccontextmanager
+    async def _locked(self, integration_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(integration_id, anyio.Lock())
+        async with lock:
+            yield
+
+    async def install(self, request: InstallRequest) -> Supervisor:
+        integration_id = check_id(request.id or request.source)
+        async with self._locked(integration_id):
+            if integration_id in self._supervisors:
+                raise AlreadyInstalled(f"an integration with id {integration_id!r} is installed")
+            spec = self.hooks.resolve_source(request)
+            workdir = self.workdirs / integration_id
+            workdir.mkdir(parents=True, exist_ok=True)
+            try:
+                spec = await anyio.to_thread.run_sync(self.hooks.prepare, spec, workdir)
+                integration = Integration(
+                    integration_id, request.source, spec, installed_at=time.time()
+                )
+                self.store.add(integration)
+            except BaseException:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
+            supervisor = self._supervisors[integration_id] = self._supervisor(integration)
+            return supervisor
+
+    async def remove(self, integration_id: str) -> None:
+        async with self._locked(integration_id):
+            supervisor = self.get(integration_id)
+            await supervisor.stop()
+            spec = supervisor.integration.spec
+            workdir = self.workdirs / integration_id
+            self.store.delete(integration_id)
+            del self._supervisors[integration_id]
+            await anyio.to_thread.run_sync(self.hooks.cleanup, spec, workdir)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    async def start(self, integration_id: str) -> Supervisor:
+        async with self._locked(integration_id):
+            supervisor = self.get(integration_id)
+            await supervisor.start(self._tg)
+            self.store.set_desired(integration_id, Status.RUNNING)
+            return supervisor
+
+    async def stop(self, integration_id: str) -> Supervisor:
+        async with self._locked(integration_id):
+            supervisor = self.get(integration_id)
+            self.store.set_desired(integration_id, Status.STOPPED)
+            await supervisor.stop()
+            return supervisor
+
+    async def restart(self, integration_id: str) -> Supervisor:
+        async with self._locked(integration_id):
+            supervisor = self.get(integration_id)
+            await supervisor.stop()
+            await supervisor.start(self._tg)
+            self.store.set_desired(integration_id, Status.RUNNING)
+            return supervisor
+
+    async def tools(self, integration_id: str) -> tuple[ToolInfo, ...]:
+        """The live list when the server runs (it may change), else the last one seen."""
+        supervisor = self.get(integration_id)
+        connection = supervisor.connection
+        if connection is not None:
+            try:
+                with anyio.fail_after(self.policy.tools_timeout):
+                    tools = await list_all_tools(connection.session)
+            except Exception:
+                return supervisor.tools
+            if tools != supervisor.tools:
+                supervisor.tools = tools
+                self.store.set_tools(integration_id, tools, supervisor.server_info)
+        return supervisor.tools
+
+    async def resume(self) -> None:
+        """Start what was running when the hub last stopped; failures stay in each status."""
+        async with anyio.create_task_group() as tg:
+            for supervisor in self.list():
+                if supervisor.integration.desired is Status.RUNNING:
+                    tg.start_soon(self._resume_one, supervisor.integration.id)
+
+    async def _resume_one(self, integration_id: str) -> None:
+        try:
+            await self.start(integration_id)
+        except Exception as exc:
+            self.get(integration_id).last_error = getattr(exc, "message", str(exc))
+
+    async def aclose(self) -> None:
+        """Stop every server, all at once; the desired state stays for the next run."""
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as tg:
+                for supervisor in self.list():
+                    tg.start_soon(supervisor.stop)

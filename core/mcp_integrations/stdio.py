@@ -1,0 +1,216 @@
+"""An MCP session over a child's stdin/stdout, with the child's pid, exit and stderr.
+
+The SDK's ``stdio_client`` hides the process; a supervisor needs its pid, its exit code
+the moment it dies, its stderr in a log with secrets scrubbed, and a TERM-grace-KILL stop
+of its whole process group. The message framing (one JSON-RPC message a line) is the SDK's.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+
+import anyio
+import mcp_types
+from anyio.abc import Process
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.text import TextReceiveStream
+from mcp import ClientSession
+from mcp.shared.message import SessionMessage
+
+from mcp_integrations import processes
+from mcp_integrations.errors import StartFailed
+from mcp_integrations.redact import Redactor
+from mcp_integrations.runtime import Connection
+
+STDERR_TAIL_LINES = 20
+EXIT_SETTLE_SECS = 1.5
+
+
+class _StderrLog:
+    """Copies the server's stderr to its log file, scrubbed, keeping the last lines."""
+
+    def __init__(self, path: Path, redact: Redactor) -> None:
+        self.path = path
+        self.redact = redact
+        self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+
+    async def pump(self, process: Process) -> None:
+        assert process.stderr is not None
+        buffer = ""
+        with self.path.open("a", encoding="utf-8") as log, suppress(anyio.ClosedResourceError):
+            async for chunk in TextReceiveStream(process.stderr, errors="replace"):
+                *lines, buffer = (buffer + chunk).split("\n")
+                for line in lines:
+                    clean = self.redact(line)
+                    self.tail.append(clean)
+                    log.write(clean + "\n")
+                log.flush()
+            if buffer:
+                self.tail.append(self.redact(buffer))
+                log.write(self.redact(buffer) + "\n")
+
+    def text(self) -> str:
+        return "\n".join(self.tail)
+
+
+async def _read_stdout(
+    process: Process, sink: MemoryObjectSendStream[SessionMessage | Exception]
+) -> None:
+    assert process.stdout is not None
+    buffer = ""
+    async with sink:
+        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            async for chunk in TextReceiveStream(process.stdout, errors="replace"):
+                *lines, buffer = (buffer + chunk).split("\n")
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    try:
+                        message = mcp_types.jsonrpc_message_adapter.validate_json(
+                            line, by_name=False
+                        )
+                    except ValueError as exc:
+                        await sink.send(exc)
+                    else:
+                        await sink.send(SessionMessage(message))
+
+
+async def _write_stdin(process: Process, source: MemoryObjectReceiveStream[SessionMessage]) -> None:
+    assert process.stdin is not None
+    async with source:
+        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            async for item in source:
+                data = item.message.model_dump_json(by_alias=True, exclude_unset=True)
+                await process.stdin.send((data + "\n").encode())
+
+
+async def _initialize(session: ClientSession, exited: anyio.Event, limit: float) -> None:
+    """Run the MCP handshake, giving up when the server exits first or ``limit`` seconds pass."""
+    error: Exception | None = None
+    with anyio.move_on_after(limit) as scope:
+        async with anyio.create_task_group() as tg:
+
+            async def handshake() -> None:
+                nonlocal error
+                try:
+                    await session.initialize()
+                except Exception as exc:
+                    error = exc
+                    with anyio.move_on_after(EXIT_SETTLE_SECS):
+                        await exited.wait()
+                tg.cancel_scope.cancel()
+
+            async def watch() -> None:
+                await exited.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(handshake)
+            tg.start_soon(watch)
+    if exited.is_set():
+        raise _Exited
+    if error is not None:
+        raise StartFailed(f"the MCP handshake failed: {error}") from error
+    if scope.cancelled_caught:
+        raise StartFailed(f"the server did not answer the MCP handshake in {limit:g}s")
+
+
+class _Exited(Exception):
+    """The server exited during the handshake."""
+
+
+@asynccontextmanager
+async def _single_errors() -> AsyncIterator[None]:
+    """Let a lone error out of a task group as itself, so callers can catch it by type."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+
+
+class _Server:
+    """One spawned server: its exit, watched; its stderr, logged."""
+
+    def __init__(self, process: Process, stderr: _StderrLog) -> None:
+        self.process = process
+        self.stderr = stderr
+        self.exited = anyio.Event()
+        self.exit_code: int | None = None
+        self._stderr_done = anyio.Event()
+
+    async def pump_stderr(self) -> None:
+        try:
+            await self.stderr.pump(self.process)
+        finally:
+            self._stderr_done.set()
+
+    async def watch_exit(self) -> None:
+        code = await processes.wait_exit(self.process)
+        with anyio.move_on_after(1):
+            await self._stderr_done.wait()
+        self.exit_code = code
+        self.exited.set()
+
+    def exit_message(self) -> str:
+        tail = self.stderr.text()
+        return f"the server exited with code {self.exit_code} during startup" + (
+            f"; its last output:\n{tail}" if tail else ""
+        )
+
+    async def stop(self, grace: float) -> None:
+        await processes.terminate_group(self.process, grace)
+        with anyio.move_on_after(grace):
+            await self.exited.wait()
+        with anyio.move_on_after(grace), suppress(Exception):
+            await self.process.aclose()
+
+
+@asynccontextmanager
+async def stdio_connection(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    workdir: Path,
+    *,
+    redact: Redactor,
+    grace: float,
+    start_timeout: float,
+) -> AsyncIterator[Connection]:
+    """Start ``command``, hand over an initialized session; on exit stop and reap the group."""
+    try:
+        process = await processes.spawn(command, env, workdir)
+    except OSError as exc:
+        raise StartFailed(redact(f"cannot run {command[0]!r}: {exc.strerror or exc}")) from exc
+    server = _Server(process, _StderrLog(workdir / "server.log", redact))
+    to_session, from_server = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    to_server, from_session = anyio.create_memory_object_stream[SessionMessage](0)
+    try:
+        async with _single_errors(), anyio.create_task_group() as tg:
+            tg.start_soon(_read_stdout, process, to_session)
+            tg.start_soon(_write_stdin, process, from_session)
+            tg.start_soon(server.pump_stderr)
+            tg.start_soon(server.watch_exit)
+            try:
+                async with ClientSession(from_server, to_server) as session:
+                    try:
+                        await _initialize(session, server.exited, start_timeout)
+                    except _Exited:
+                        raise StartFailed(server.exit_message()) from None
+                    except StartFailed as exc:
+                        raise StartFailed(redact(exc.message)) from exc
+                    connection = Connection(session=session, pid=process.pid, exited=server.exited)
+                    try:
+                        yield connection
+                    finally:
+                        connection.exit_code = server.exit_code
+                        connection.stderr_tail = server.stderr.text()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await server.stop(grace)
+                tg.cancel_scope.cancel()
+    finally:
+        for stream in (to_session, from_server, to_server, from_session):
+            stream.close()

@@ -1,0 +1,130 @@
+"""Where installed integrations live between runs: a small interface, SQLite behind it.
+
+Secrets (the values of ``env``) sit in their own column and leave only through
+``Integration.spec.env``, which nothing in the API serialises.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from mcp_integrations.errors import AlreadyInstalled, NotFound
+from mcp_integrations.models import Integration, LaunchSpec, Status, ToolInfo
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS integrations (
+    id           TEXT PRIMARY KEY,
+    source       TEXT NOT NULL,
+    spec         TEXT NOT NULL,
+    env          TEXT NOT NULL,
+    desired      TEXT NOT NULL,
+    tools        TEXT NOT NULL,
+    server_info  TEXT,
+    installed_at REAL NOT NULL
+)
+"""
+
+
+class Store(Protocol):
+    def get(self, integration_id: str) -> Integration: ...
+    def list(self) -> list[Integration]: ...
+    def add(self, integration: Integration) -> None: ...
+    def delete(self, integration_id: str) -> None: ...
+    def set_desired(self, integration_id: str, desired: Status) -> None: ...
+    def set_tools(
+        self, integration_id: str, tools: tuple[ToolInfo, ...], server_info: dict[str, Any] | None
+    ) -> None: ...
+    def close(self) -> None: ...
+
+
+class SQLiteStore:
+    """One SQLite file; each write is its own transaction, so a crash loses nothing stored."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute(SCHEMA)
+        path.chmod(0o600)
+        self._lock = threading.Lock()
+
+    def _row(self, row: tuple[Any, ...]) -> Integration:
+        id_, source, spec, env, desired, tools, server_info, installed_at = row
+        return Integration(
+            id=id_,
+            source=source,
+            spec=LaunchSpec.from_public(json.loads(spec), json.loads(env)),
+            desired=Status(desired),
+            tools=tuple(ToolInfo.from_json(t) for t in json.loads(tools)),
+            server_info=json.loads(server_info) if server_info else None,
+            installed_at=installed_at,
+        )
+
+    def get(self, integration_id: str) -> Integration:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM integrations WHERE id = ?", (integration_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound.integration(integration_id)
+        return self._row(row)
+
+    def list(self) -> list[Integration]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM integrations ORDER BY installed_at, id"
+            ).fetchall()
+        return [self._row(row) for row in rows]
+
+    def add(self, integration: Integration) -> None:
+        values = (
+            integration.id,
+            integration.source,
+            json.dumps(integration.spec.public()),
+            json.dumps(dict(integration.spec.env)),
+            integration.desired.value,
+            json.dumps([t.to_json() for t in integration.tools]),
+            json.dumps(integration.server_info) if integration.server_info else None,
+            integration.installed_at or time.time(),
+        )
+        try:
+            with self._lock:
+                self._db.execute("INSERT INTO integrations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+        except sqlite3.IntegrityError:
+            raise AlreadyInstalled(
+                f"an integration with id {integration.id!r} is installed"
+            ) from None
+
+    def _update(self, integration_id: str, sql: str, *args: Any) -> None:
+        with self._lock:
+            cursor = self._db.execute(sql, (*args, integration_id))
+        if cursor.rowcount == 0:
+            raise NotFound.integration(integration_id)
+
+    def delete(self, integration_id: str) -> None:
+        self._update(integration_id, "DELETE FROM integrations WHERE id = ?")
+
+    def set_desired(self, integration_id: str, desired: Status) -> None:
+        self._update(
+            integration_id, "UPDATE integrations SET desired = ? WHERE id = ?", desired.value
+        )
+
+    def set_tools(
+        self, integration_id: str, tools: tuple[ToolInfo, ...], server_info: dict[str, Any] | None
+    ) -> None:
+        self._update(
+            integration_id,
+            "UPDATE integrations SET tools = ?, server_info = ? WHERE id = ?",
+            json.dumps([t.to_json() for t in tools]),
+            json.dumps(server_info) if server_info else None,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,241 @@
+"""One integration's life: the state machine around a runtime, restarts with backoff.
+
+The supervisor's task enters ``runtime.connect()``, publishes the session and waits for a
+stop request or the server's own exit; leaving that block is the only way a server stops,
+so no path can forget to reap it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from mcp import ClientSession
+from mcp.types import PaginatedRequestParams
+
+from mcp_integrations.errors import IntegrationsError, MissingEnv, StartFailed
+from mcp_integrations.models import JSON, Integration, IntegrationEvent, Status, ToolInfo
+from mcp_integrations.runtime import Connection, Runtime
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How a crashed server comes back: up to ``max_restarts`` in a row, backing off."""
+
+    max_restarts: int = 5
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    stable_after: float = 60.0
+    tools_timeout: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1)))
+
+
+async def list_all_tools(session: ClientSession) -> tuple[ToolInfo, ...]:
+    """Every tool the server lists, following its pagination cursor."""
+    tools: list[ToolInfo] = []
+    cursor: str | None = None
+    while True:
+        params = PaginatedRequestParams(cursor=cursor) if cursor else None
+        result = await session.list_tools(params=params)
+        tools.extend(
+            ToolInfo(t.name, t.description or "", dict(t.input_schema or {})) for t in result.tools
+        )
+        cursor = result.next_cursor
+        if not cursor:
+            return tuple(tools)
+
+
+async def _until_either(first: anyio.Event, second: anyio.Event) -> None:
+    async with anyio.create_task_group() as tg:
+
+        async def wait(event: anyio.Event) -> None:
+            await event.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait, first)
+        tg.start_soon(wait, second)
+
+
+class Supervisor:
+    """Runs one integration's server in the hub's task group and tracks its status."""
+
+    def __init__(
+        self,
+        integration: Integration,
+        make_runtime: Callable[[], Runtime],
+        *,
+        on_event: Callable[[IntegrationEvent], None],
+        on_tools: Callable[[tuple[ToolInfo, ...], JSON | None], None],
+        policy: RestartPolicy,
+    ) -> None:
+        self.integration = integration
+        self._make_runtime = make_runtime
+        self._on_event = on_event
+        self._on_tools = on_tools
+        self.policy = policy
+        self.status = Status.STOPPED
+        self.connection: Connection | None = None
+        self.tools = integration.tools
+        self.server_info = integration.server_info
+        self.started_at: float | None = None
+        self._started_monotonic: float | None = None
+        self.restarts = 0
+        self.last_exit_code: int | None = None
+        self.last_error: str | None = None
+        self._stop_requested = anyio.Event()
+        self._ready = anyio.Event()
+        self._done = anyio.Event()
+        self._done.set()
+
+    @property
+    def pid(self) -> int | None:
+        return self.connection.pid if self.connection else None
+
+    @property
+    def uptime_secs(self) -> int | None:
+        if self.status is not Status.RUNNING or self._started_monotonic is None:
+            return None
+        return int(time.monotonic() - self._started_monotonic)
+
+    @property
+    def active(self) -> bool:
+        """True while a server runs or is being brought (back) up."""
+        return not self._done.is_set()
+
+    def _set(self, status: Status, *, exit_code: int | None = None) -> None:
+        previous, self.status = self.status, status
+        if previous is status:
+            return
+        event = IntegrationEvent(
+            self.integration.id, status, previous, self.pid, exit_code, self.last_error
+        )
+        try:
+            self._on_event(event)
+        except Exception:
+            logger.exception("an integration_event observer failed")
+
+    async def start(self, task_group: TaskGroup) -> None:
+        """Bring the server up; returns once it runs, raises ``StartFailed`` if it cannot."""
+        if self.active:
+            await self._ready.wait()
+        else:
+            missing = self.integration.spec.missing_env()
+            if missing:
+                raise MissingEnv(self.integration.id, missing)
+            runtime = self._make_runtime()
+            self._stop_requested = anyio.Event()
+            self._ready = anyio.Event()
+            self._done = anyio.Event()
+            self.restarts = 0
+            self.last_error = None
+            self.last_exit_code = None
+            task_group.start_soon(self._run, runtime, name=f"supervisor:{self.integration.id}")
+            await self._ready.wait()
+        if self.status is Status.FAILED:
+            raise StartFailed(
+                f"integration {self.integration.id!r} did not start: {self.last_error}"
+            )
+
+    async def stop(self) -> None:
+        """Stop the server (or a pending restart) and wait until it is reaped."""
+        self._stop_requested.set()
+        await self._done.wait()
+        if self.status is Status.FAILED:
+            self._set(Status.STOPPED)
+
+    async def _run(self, runtime: Runtime) -> None:
+        attempt = 0
+        try:
+            while not self._stop_requested.is_set():
+                self._set(Status.STARTING)
+                ran_for = await self._run_once(runtime)
+                if self._stop_requested.is_set():
+                    break
+                if ran_for is not None and ran_for >= self.policy.stable_after:
+                    attempt = 0
+                if not self._ready.is_set():
+                    self._set(Status.FAILED)
+                    return
+                attempt += 1
+                if attempt > self.policy.max_restarts:
+                    self.last_error = f"gave up after {self.policy.max_restarts} restarts: " + (
+                        self.last_error or ""
+                    )
+                    self._set(Status.FAILED)
+                    return
+                with anyio.move_on_after(self.policy.backoff(attempt)):
+                    await self._stop_requested.wait()
+                if not self._stop_requested.is_set():
+                    self.restarts += 1
+            self._set(Status.STOPPED)
+        finally:
+            self.connection = None
+            self._started_monotonic = None
+            if self.status not in (Status.STOPPED, Status.FAILED):
+                self._set(Status.STOPPED)
+            self._ready.set()
+            self._done.set()
+
+    async def _run_once(self, runtime: Runtime) -> float | None:
+        """One life of the server; the seconds it ran, or None if it never came up."""
+        began: float | None = None
+        try:
+            async with runtime.connect() as connection:
+                with anyio.fail_after(self.policy.tools_timeout):
+                    tools = await list_all_tools(connection.session)
+                info = connection.session.server_info
+                self.tools = tools
+                self.server_info = info.model_dump(mode="json", exclude_none=True) if info else None
+                self._on_tools(self.tools, self.server_info)
+                self.connection = connection
+                self.started_at = time.time()
+                began = self._started_monotonic = time.monotonic()
+                self._set(Status.RUNNING)
+                self._ready.set()
+                await _until_either(self._stop_requested, connection.exited)
+                if self._stop_requested.is_set():
+                    self._set(Status.STOPPING)
+            if not self._stop_requested.is_set():
+                self.last_exit_code = connection.exit_code
+                self.last_error = f"the server exited with code {connection.exit_code}" + (
+                    f"; its last output:\n{connection.stderr_tail}"
+                    if connection.stderr_tail
+                    else ""
+                )
+                self.connection = None
+                self._set(Status.CRASHED, exit_code=connection.exit_code)
+        except IntegrationsError as exc:
+            self.last_error = exc.message
+        except TimeoutError:
+            self.last_error = f"the server did not list its tools in {self.policy.tools_timeout:g}s"
+        except Exception as exc:
+            logger.exception("integration %s failed", self.integration.id)
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.connection = None
+        return None if began is None else time.monotonic() - began
+
+    def status_json(self) -> dict[str, Any]:
+        return {
+            "id": self.integration.id,
+            "status": self.status.value,
+            "pid": self.pid,
+            "uptime_secs": self.uptime_secs,
+            "tools_count": len(self.tools),
+            "runtime": self.integration.spec.runtime,
+            "source": self.integration.source,
+            "started_at": self.started_at if self.status is Status.RUNNING else None,
+            "restarts": self.restarts,
+            "last_exit_code": self.last_exit_code,
+            "last_error": self.last_error,
+            "server_info": self.server_info,
+        }
