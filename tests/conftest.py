@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
+import pluggy
 import pytest
+from starlette.testclient import TestClient
 
+from mcp_integrations.app import create_app
+from mcp_integrations.plugins import make_plugin_manager
+from mcp_integrations.supervisor import RestartPolicy
 from tests.postgres import postgres_server
 
 
@@ -28,3 +34,27 @@ def postgres_url() -> Iterator[str]:
         yield url
     finally:
         server.__exit__(None, None, None)
+
+
+FAST_RESTARTS = RestartPolicy(
+    max_restarts=2, backoff_initial=0.05, backoff_max=0.2, tools_timeout=10
+)
+
+
+@pytest.fixture
+def plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager per test: builtin plugins and installed entry points."""
+    return make_plugin_manager()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def client(data_dir: Path, plugin_manager: pluggy.PluginManager) -> Iterator[TestClient]:
+    """The API in-process, with quick restarts; every server it started ends with it."""
+    app = create_app(data_dir, plugin_manager=plugin_manager, policy=FAST_RESTARTS)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any, TextIO
 
 import uvicorn
@@ -54,3 +56,53 @@ async def connector_session(
     ):
         await session.initialize()
         yield session
+
+
+TOY_SERVER = Path(__file__).parent / "servers" / "toy.py"
+
+
+def toy_install(integration_id: str = "toy", **env: str) -> dict[str, Any]:
+    """An install body for the toy MCP server, run as a script by this interpreter."""
+    return {
+        "source": "command",
+        "id": integration_id,
+        "command": [sys.executable, str(TOY_SERVER)],
+        "env": env,
+    }
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def live_children(marker: str) -> list[int]:
+    """Live child processes of this test process whose command line contains ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and marker in cmdline and pid_alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found

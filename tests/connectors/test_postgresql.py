@@ -93,9 +93,12 @@ async def test_query_list_describe_and_execute(database_url: str) -> None:
 
         error, listed = await call(session, "list_tables")
         assert not error
-        assert {"schema": "public", "name": "items", "type": "table", "comment": "things for sale"} in (
-            listed["tables"]
-        )
+        assert {
+            "schema": "public",
+            "name": "items",
+            "type": "table",
+            "comment": "things for sale",
+        } in (listed["tables"])
         assert {"schema": "public", "name": "cheap", "type": "view"} in listed["tables"]
 
         error, described = await call(session, "describe_table", table="items")
@@ -170,7 +173,9 @@ async def test_row_cap_streams_and_marks_truncation(database_url: str) -> None:
             session, "query", sql="SELECT g FROM generate_series(1, 5000000) g", max_rows=5
         )
         assert (error, rows["rows"], rows["truncated"]) == (False, [[1], [2], [3], [4], [5]], True)
-        error, rows = await call(session, "query", sql="SELECT generate_series(1, 80)", max_rows=500)
+        error, rows = await call(
+            session, "query", sql="SELECT generate_series(1, 80)", max_rows=500
+        )
         assert (rows["row_count"], rows["truncated"]) == (50, True)
         error, rows = await call(session, "query", sql="SELECT 1 AS one")
         assert rows["rows"] == [[1]]
@@ -184,7 +189,9 @@ async def test_errors_are_tool_errors_and_the_connector_survives(database_url: s
         assert error and 'relation "nowhere" does not exist' in text and "42P01" in text
         error, text = await call(session, "query", sql="SELECT pg_sleep(5)")
         assert error and "statement timeout" in text and "300 ms" in text
-        error, text = await call(session, "execute", sql="INSERT INTO items (id, name) VALUES (1, 'dup')")
+        error, text = await call(
+            session, "execute", sql="INSERT INTO items (id, name) VALUES (1, 'dup')"
+        )
         assert error and "duplicate key" in text and "DETAIL" in text
         error, text = await call(session, "query", sql="SELEC 1")
         assert error and "syntax error" in text

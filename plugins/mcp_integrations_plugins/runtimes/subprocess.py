@@ -21,8 +21,8 @@ START_TIMEOUT_SECS = 30.0
 class SubprocessRuntime:
     spec: LaunchSpec
     workdir: Path
-    grace: float = GRACE_SECS
-    start_timeout: float = START_TIMEOUT_SECS
+    grace: float
+    start_timeout: float
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Connection]:
@@ -42,4 +42,4 @@ class SubprocessRuntime:
 def create_runtime(spec: LaunchSpec, workdir: Path) -> SubprocessRuntime | None:
     if spec.runtime != "subprocess" or spec.transport != "stdio":
         return None
-    return SubprocessRuntime(spec, workdir)
+    return SubprocessRuntime(spec, workdir, GRACE_SECS, START_TIMEOUT_SECS)

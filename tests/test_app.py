@@ -1,0 +1,285 @@
+"""The seed's API end to end, in-process, with real MCP servers as child processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.helpers import TOY_SERVER, live_children, pid_alive, toy_install, wait_until
+
+SEED_TOOLS = [
+    ("query", "Execute a read-only SQL query"),
+    ("list_tables", "List all tables"),
+    ("describe_table", "Show columns and types"),
+    ("execute", "Execute a write SQL statement"),
+]
+
+
+def error_code(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["message"]
+    return str(body["error"]["code"])
+
+
+def test_seed_walkthrough_with_postgresql(client: TestClient, postgres_url: str) -> None:
+    seen: list[str] = []
+
+    def call(method: str, path: str, **kwargs: Any) -> Any:
+        response = client.request(method, path, **kwargs)
+        seen.append(response.text)
+        return response
+
+    body = {"source": "postgresql-connector", "env": {"DATABASE_URL": postgres_url}}
+    response = call("POST", "/integrations/install", json=body)
+    assert (response.status_code, response.json()) == (
+        201,
+        {"id": "postgresql-connector", "installed": True},
+    )
+    listed = call("GET", "/integrations").json()["integrations"]
+    assert [(i["id"], i["status"], i["tools_count"]) for i in listed] == [
+        ("postgresql-connector", "stopped", 0)
+    ]
+
+    response = call("POST", "/integrations/postgresql-connector/start")
+    assert response.status_code == 200
+    started = response.json()
+    assert started["id"] == "postgresql-connector" and started["status"] == "running"
+    pid = started["pid"]
+    assert isinstance(pid, int) and pid_alive(pid)
+
+    status = call("GET", "/integrations/postgresql-connector/status").json()
+    assert {k: status[k] for k in ("id", "status", "pid", "tools_count")} == {
+        "id": "postgresql-connector",
+        "status": "running",
+        "pid": pid,
+        "tools_count": 4,
+    }
+    assert isinstance(status["uptime_secs"], int) and status["uptime_secs"] >= 0
+    assert status["server_info"]["name"] == "postgresql-connector"
+
+    tools = call("GET", "/integrations/postgresql-connector/tools").json()["tools"]
+    assert [t["name"] for t in tools] == [name for name, _ in SEED_TOOLS]
+    for tool, (_, description) in zip(tools, SEED_TOOLS, strict=True):
+        assert tool["description"].startswith(description)
+        assert tool["input_schema"]["type"] == "object"
+
+    response = call("POST", "/integrations/postgresql-connector/stop")
+    assert (response.status_code, response.json()["status"]) == (200, "stopped")
+    assert {"id": "postgresql-connector", "status": "stopped"}.items() <= response.json().items()
+    wait_until(lambda: not pid_alive(pid), what="the connector process to end")
+    listed = call("GET", "/integrations").json()["integrations"]
+    assert [(i["status"], i["tools_count"]) for i in listed] == [("stopped", 4)]
+    assert len(call("GET", "/integrations/postgresql-connector/tools").json()["tools"]) == 4
+
+    response = call("DELETE", "/integrations/postgresql-connector")
+    assert (response.status_code, response.json()) == (
+        200,
+        {"id": "postgresql-connector", "removed": True},
+    )
+    assert call("GET", "/integrations").json() == {"integrations": []}
+    assert all(postgres_url not in text for text in seen)
+
+
+def test_start_without_required_env_is_422_naming_it(client: TestClient) -> None:
+    assert (
+        client.post("/integrations/install", json={"source": "postgresql-connector"}).status_code
+        == 201
+    )
+    response = client.post("/integrations/postgresql-connector/start")
+    assert error_code(response, 422) == "missing_env"
+    assert "DATABASE_URL" in response.json()["error"]["message"]
+    status = client.get("/integrations/postgresql-connector/status").json()
+    assert (status["status"], status["pid"]) == ("stopped", None)
+
+
+def test_builtin_connectors_install_by_name(client: TestClient) -> None:
+    for name in ("github-connector", "salesforce-connector"):
+        response = client.post("/integrations/install", json={"source": name})
+        assert (response.status_code, response.json()) == (201, {"id": name, "installed": True})
+    ids = [i["id"] for i in client.get("/integrations").json()["integrations"]]
+    assert ids == ["github-connector", "salesforce-connector"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("{not json", 400, "bad_request"),
+        ("[1, 2]", 400, "bad_request"),
+        ("{}", 400, "bad_request"),
+        ('{"source": 5}', 400, "bad_request"),
+        ('{"source": "  "}', 400, "bad_request"),
+        ('{"source": "postgresql-connector", "env": {"A": 1}}', 400, "bad_request"),
+        ('{"source": "postgresql-connector", "env": []}', 400, "bad_request"),
+        ('{"source": "postgresql-connector", "id": 7}', 400, "bad_request"),
+        ('{"source": "postgresql-connector", "id": "a/b"}', 400, "invalid_id"),
+        ('{"source": "postgresql-connector", "id": ".."}', 400, "invalid_id"),
+        ('{"source": "postgresql-connector", "id": "a..b"}', 400, "invalid_id"),
+        ('{"source": "no-such-connector"}', 422, "unknown_source"),
+        ('{"source": "../etc/passwd"}', 400, "invalid_id"),
+        ('{"source": "command", "id": "x"}', 400, "bad_request"),
+        ('{"source": "command", "command": ["true"]}', 400, "bad_request"),
+    ],
+)
+def test_bad_install_bodies(client: TestClient, body: str, status: int, code: str) -> None:
+    response = client.post(
+        "/integrations/install", content=body, headers={"content-type": "application/json"}
+    )
+    assert error_code(response, status) == code
+    assert client.get("/integrations").json() == {"integrations": []}
+
+
+def test_unknown_ids_routes_and_methods(client: TestClient) -> None:
+    for method, path in [
+        ("DELETE", "/integrations/nope"),
+        ("POST", "/integrations/nope/start"),
+        ("POST", "/integrations/nope/stop"),
+        ("POST", "/integrations/nope/restart"),
+        ("GET", "/integrations/nope/status"),
+        ("GET", "/integrations/nope/tools"),
+        ("GET", "/integrations/%2E%2E/status"),
+        ("GET", "/nowhere"),
+    ]:
+        assert error_code(client.request(method, path), 404) == "not_found", path
+    assert error_code(client.put("/integrations"), 405) == "method_not_allowed"
+
+
+def test_duplicate_install_is_409_and_keeps_the_first(client: TestClient) -> None:
+    assert (
+        client.post("/integrations/install", json=toy_install(TOY_SECRET="first")).status_code
+        == 201
+    )
+    response = client.post("/integrations/install", json=toy_install(TOY_EXIT_AT_START="9"))
+    assert error_code(response, 409) == "already_installed"
+    started = client.post("/integrations/toy/start")
+    assert started.json()["status"] == "running"
+
+
+def test_two_starts_at_once_give_one_process(client: TestClient) -> None:
+    client.post("/integrations/install", json=toy_install())
+    results: list[Any] = []
+
+    def start() -> None:
+        results.append(client.post("/integrations/toy/start"))
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [r.status_code for r in results] == [200] * 4
+    pids = {r.json()["pid"] for r in results}
+    assert len(pids) == 1
+    (pid,) = pids
+    assert live_children(str(TOY_SERVER)) == [pid]
+    assert client.post("/integrations/toy/start").json()["pid"] == pid
+
+
+def test_stop_and_restart_are_well_defined(client: TestClient) -> None:
+    client.post("/integrations/install", json=toy_install())
+    response = client.post("/integrations/toy/stop")
+    assert (response.status_code, response.json()["status"]) == (200, "stopped")
+    first = client.post("/integrations/toy/start").json()["pid"]
+    second = client.post("/integrations/toy/restart").json()
+    assert second["status"] == "running" and second["pid"] != first
+    assert not pid_alive(first)
+    client.post("/integrations/toy/stop")
+    assert not pid_alive(second["pid"])
+    third = client.post("/integrations/toy/restart").json()
+    assert third["status"] == "running"
+
+
+def test_crash_restarts_then_fails_after_budget(client: TestClient) -> None:
+    client.post("/integrations/install", json=toy_install())
+    pid = client.post("/integrations/toy/start").json()["pid"]
+
+    def status() -> dict[str, Any]:
+        return dict(client.get("/integrations/toy/status").json())
+
+    for restarts in (1, 2):
+        os.kill(pid, signal.SIGKILL)
+
+        def restarted(old: int = pid) -> dict[str, Any] | None:
+            now = status()
+            return now if now["status"] == "running" and now["pid"] != old else None
+
+        now = wait_until(restarted, what="the restart")
+        assert now["restarts"] == restarts
+        assert now["last_exit_code"] == -signal.SIGKILL
+        assert not pid_alive(pid)
+        pid = now["pid"]
+    os.kill(pid, signal.SIGKILL)
+    failed = wait_until(lambda: (s := status())["status"] == "failed" and s, what="failed")
+    assert failed["pid"] is None and "gave up after 2 restarts" in failed["last_error"]
+    again = client.post("/integrations/toy/start").json()
+    assert (again["status"], again["restarts"]) == ("running", 0)
+
+
+def test_server_that_cannot_start_is_502_with_its_output(client: TestClient) -> None:
+    client.post(
+        "/integrations/install", json=toy_install(TOY_EXIT_AT_START="7", TOY_SECRET="s3cr3t-value")
+    )
+    response = client.post("/integrations/toy/start")
+    assert error_code(response, 502) == "start_failed"
+    message = response.json()["error"]["message"]
+    assert "exited with code 7" in message and "refusing to start" in message
+    assert "s3cr3t-value" not in message and "***" in message
+    status = client.get("/integrations/toy/status").json()
+    assert (status["status"], status["pid"]) == ("failed", None)
+    assert "s3cr3t-value" not in json.dumps(status)
+
+
+def test_missing_executable_is_502(client: TestClient) -> None:
+    body = {"source": "command", "id": "ghost", "command": ["/nonexistent/server"]}
+    client.post("/integrations/install", json=body)
+    response = client.post("/integrations/ghost/start")
+    assert error_code(response, 502) == "start_failed"
+    assert "/nonexistent/server" in response.json()["error"]["message"]
+
+
+def test_no_orphans_after_stop_restart_and_delete(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_integrations_plugins.runtimes import subprocess as runtime
+
+    monkeypatch.setattr(runtime, "GRACE_SECS", 0.5)
+    pidfile = tmp_path / "child.pid"
+    client.post(
+        "/integrations/install",
+        json=toy_install(TOY_CHILD_PIDFILE=str(pidfile), TOY_IGNORE_TERM="1"),
+    )
+    for action in ("stop", "restart", "delete"):
+        pidfile.unlink(missing_ok=True)
+        pid = client.post("/integrations/toy/start").json()["pid"]
+        child = int(wait_until(lambda: pidfile.exists() and pidfile.read_text(), what="grandchild"))
+        assert pid_alive(pid) and pid_alive(child)
+        if action == "delete":
+            assert client.delete("/integrations/toy").json() == {"id": "toy", "removed": True}
+        else:
+            client.post(f"/integrations/toy/{action}")
+        assert not pid_alive(pid), action
+        wait_until(partial(lambda c: not pid_alive(c), child), what=f"the end of {child}")
+        client.post("/integrations/toy/stop")
+
+
+def test_secrets_are_scrubbed_from_logs_and_never_returned(
+    client: TestClient, data_dir: Path
+) -> None:
+    client.post("/integrations/install", json=toy_install(TOY_SECRET="tok-123456789"))
+    texts = [client.post("/integrations/toy/start").text]
+    texts += [
+        client.get(p).text
+        for p in ("/integrations", "/integrations/toy/status", "/integrations/toy/tools")
+    ]
+    client.post("/integrations/toy/stop")
+    log = (data_dir / "integrations" / "toy" / "server.log").read_text()
+    assert "toy starting with secret ***" in log
+    assert all("tok-123456789" not in text for text in [*texts, log])
