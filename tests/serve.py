@@ -1,0 +1,50 @@
+"""``mcp-integrations serve`` as a real process, for tests that need signals or a restart."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.helpers import free_port, wait_until
+
+
+@dataclass
+class Served:
+    http: httpx.Client
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def serve(python: str, data_dir: Path, *, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """Run the server with ``python``; yields a client for it, and ends it (SIGTERM) on exit."""
+    port = free_port()
+    command: Sequence[str] = [python, "-m", "mcp_integrations", "serve", "--port", str(port)]
+    process = subprocess.Popen([*command, "--data-dir", str(data_dir)], env=env)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with code {process.returncode}")
+        try:
+            return client.get("/integrations").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(up, timeout=30, what="the server to listen")
+        yield Served(client, process)
+    finally:
+        client.close()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,96 @@
+"""The plugin contract: documented hooks, builtin plugins by name, entry points, errors."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pluggy
+import pytest
+
+from mcp_integrations import hookimpl, hookspecs
+from mcp_integrations.connectors import Connector, ConnectorRegistry, EnvVar
+from mcp_integrations.errors import (
+    DuplicateConnector,
+    InvalidConnector,
+    UnknownSource,
+    UnsupportedRuntime,
+)
+from mcp_integrations.models import InstallRequest, LaunchSpec
+from mcp_integrations.plugins import BUILTIN_PLUGINS, Hooks
+
+
+def test_every_hook_is_documented() -> None:
+    hooks = [
+        f
+        for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
+        if not name.startswith("_")
+    ]
+    assert {f.__name__ for f in hooks} >= {
+        "resolve_source",
+        "prepare",
+        "cleanup",
+        "create_runtime",
+        "authenticate",
+        "integration_event",
+    }
+    for hook in hooks:
+        assert hook.__doc__ and len(hook.__doc__.split()) >= 8, f"{hook.__name__} needs a docstring"
+
+
+def test_builtin_plugins_are_registered_by_module_name(
+    plugin_manager: pluggy.PluginManager,
+) -> None:
+    names = {plugin_manager.get_name(p) for p in plugin_manager.get_plugins()}
+    assert set(BUILTIN_PLUGINS) <= names
+
+
+def test_a_registered_plugin_resolves_a_source(plugin_manager: pluggy.PluginManager) -> None:
+    class EchoSource:
+        @hookimpl
+        def resolve_source(self, source: str, request: InstallRequest) -> LaunchSpec | None:
+            if not source.startswith("echo:"):
+                return None
+            return LaunchSpec(runtime="subprocess", command=("echo", source[5:]))
+
+    hooks = Hooks(plugin_manager)
+    plugin = EchoSource()
+    plugin_manager.register(plugin, name="echo-source")
+    try:
+        spec = hooks.resolve_source(InstallRequest("echo:hi"))
+        assert spec.command == ("echo", "hi")
+        with pytest.raises(UnknownSource, match="'nothing:here'"):
+            hooks.resolve_source(InstallRequest("nothing:here"))
+    finally:
+        plugin_manager.unregister(plugin)
+    with pytest.raises(UnknownSource):
+        hooks.resolve_source(InstallRequest("echo:hi"))
+
+
+def test_unknown_runtime_is_an_error(plugin_manager: pluggy.PluginManager, tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedRuntime, match="'quantum'"):
+        Hooks(plugin_manager).create_runtime(LaunchSpec(runtime="quantum"), tmp_path)
+
+
+def test_connectors_source_builds_the_launch_spec(plugin_manager: pluggy.PluginManager) -> None:
+    request = InstallRequest("postgresql-connector", env={"DATABASE_URL": "postgresql://x"})
+    spec = Hooks(plugin_manager).resolve_source(request)
+    assert spec.command[1:] == ("-m", "mcp_integrations_connectors.postgresql")
+    assert spec.required_env == spec.secret_env == ("DATABASE_URL",)
+    assert "DATABASE_URL" not in spec.public() and "postgresql://x" not in str(spec.public())
+
+
+def test_installed_connectors_are_found_by_entry_point() -> None:
+    registry = ConnectorRegistry.from_entry_points()
+    assert {"postgresql-connector", "github-connector", "salesforce-connector"} <= set(registry)
+    assert registry["github-connector"].module == "mcp_integrations_connectors.github"
+
+
+def test_registry_refuses_duplicates_and_nameless_connectors() -> None:
+    one = Connector("a.module", env=(EnvVar("X", required=True),), name="same")
+    registry = ConnectorRegistry([one])
+    with pytest.raises(DuplicateConnector, match="'same'"):
+        registry.add(Connector("b.module", name="same"))
+    with pytest.raises(InvalidConnector):
+        registry.add(Connector("c.module"))
+    assert registry["same"].required_env == ("X",)
