@@ -72,7 +72,7 @@ async def test_lists_the_four_tools_with_schemas(database_url: str) -> None:
     assert by_name["query"].input_schema["required"] == ["sql"]
     assert by_name["describe_table"].input_schema["required"] == ["table"]
     assert all(tool.description for tool in listed)
-    assert by_name["query"].description.startswith("Execute a read-only SQL query")
+    assert (by_name["query"].description or "").startswith("Execute a read-only SQL query")
 
 
 @pytest.mark.anyio
