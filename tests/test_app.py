@@ -283,3 +283,30 @@ def test_secrets_are_scrubbed_from_logs_and_never_returned(
     log = (data_dir / "integrations" / "toy" / "server.log").read_text()
     assert "toy starting with secret ***" in log
     assert all("tok-123456789" not in text for text in [*texts, log])
+
+
+@pytest.mark.parametrize(
+    ("name", "env", "count"),
+    [
+        ("github-connector", {"GITHUB_TOKEN": "ghp_example"}, 5),
+        ("salesforce-connector", {}, 8),
+    ],
+)
+def test_api_connectors_report_their_tool_counts(
+    client: TestClient, name: str, env: dict[str, str], count: int
+) -> None:
+    assert (
+        client.post("/integrations/install", json={"source": name, "env": env}).status_code == 201
+    )
+    started = client.post(f"/integrations/{name}/start").json()
+    assert (started["status"], started["tools_count"]) == ("running", count)
+    client.post(f"/integrations/{name}/stop")
+    listed = client.get("/integrations").json()["integrations"]
+    assert [(i["id"], i["status"], i["tools_count"]) for i in listed] == [(name, "stopped", count)]
+
+
+def test_github_connector_start_without_token_is_422(client: TestClient) -> None:
+    client.post("/integrations/install", json={"source": "github-connector"})
+    response = client.post("/integrations/github-connector/start")
+    assert error_code(response, 422) == "missing_env"
+    assert "GITHUB_TOKEN" in response.json()["error"]["message"]
