@@ -67,11 +67,16 @@ server: MCPServer[Database | None] = MCPServer(
 )
 
 
-def _database(ctx: Context[Database | None]) -> Database:
+@asynccontextmanager
+async def _database(ctx: Context[Database | None]) -> AsyncIterator[Database]:
+    """The database, with its failures turned into tool errors the caller can read."""
     database = ctx.request_context.lifespan_context
     if database is None:
         raise ToolError("DATABASE_URL is not set in the connector's environment")
-    return database
+    try:
+        yield database
+    except DatabaseError as exc:
+        raise ToolError(str(exc)) from None
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
@@ -83,10 +88,8 @@ async def query(
 ) -> dict[str, Any]:
     """Execute a read-only SQL query. It runs in a READ ONLY transaction that is rolled back,
     so it cannot change data; results are capped at max_rows (see 'truncated')."""
-    try:
-        rows = await _database(ctx).query(sql, params or [], max_rows)
-    except DatabaseError as exc:
-        raise ToolError(str(exc)) from None
+    async with _database(ctx) as database:
+        rows = await database.query(sql, params or [], max_rows)
     return rows.to_json()
 
 
@@ -98,10 +101,8 @@ async def list_tables(
     ] = None,
 ) -> dict[str, Any]:
     """List all tables (and views) the connected user can use, with their schema and type."""
-    try:
-        return {"tables": await _database(ctx).list_tables(schema)}
-    except DatabaseError as exc:
-        raise ToolError(str(exc)) from None
+    async with _database(ctx) as database:
+        return {"tables": await database.list_tables(schema)}
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
@@ -112,10 +113,8 @@ async def describe_table(
 ) -> dict[str, Any]:
     """Show columns and types of a table or view: name, type, nullability, default, and its
     primary key."""
-    try:
-        described = await _database(ctx).describe_table(schema, table)
-    except DatabaseError as exc:
-        raise ToolError(str(exc)) from None
+    async with _database(ctx) as database:
+        described = await database.describe_table(schema, table)
     if described is None:
         raise ToolError(f"no table or view {schema}.{table}")
     return described
@@ -129,10 +128,8 @@ async def execute(
 ) -> dict[str, Any]:
     """Execute a write SQL statement and commit it. Returns the command status, the number of
     rows affected, and rows of a RETURNING clause."""
-    try:
-        return await _database(ctx).execute(sql, params or [])
-    except DatabaseError as exc:
-        raise ToolError(str(exc)) from None
+    async with _database(ctx) as database:
+        return await database.execute(sql, params or [])
 
 
 def main() -> None:
