@@ -22,7 +22,10 @@ def default_data_dir() -> Path:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="mcp-integrations", description=__doc__)
+    root = argparse.ArgumentParser(
+        prog="mcp-integrations",
+        description="Install, run and supervise MCP integration servers behind an HTTP API.",
+    )
     root.add_argument("--version", action="version", version=__version__)
     commands = root.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the Integrations API")
