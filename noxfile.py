@@ -37,3 +37,11 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[test]", "mypy")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: what the hub adds over the SDK alone, as ratios from one run."""
+    session.install("-e", ".[test]")
+    for script in sorted(glob.glob("benchmarks/bench_*.py")):
+        session.run("python", script)
