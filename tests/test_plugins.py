@@ -94,3 +94,22 @@ def test_registry_refuses_duplicates_and_nameless_connectors() -> None:
     with pytest.raises(InvalidConnector):
         registry.add(Connector("c.module"))
     assert registry["same"].required_env == ("X",)
+
+
+def test_a_broken_connector_entry_point_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib_metadata import EntryPoint
+
+    from mcp_integrations import connectors
+
+    broken = EntryPoint(
+        "broken-connector", "no_such_module_anywhere:connector", connectors.ENTRY_POINT_GROUP
+    )
+    wrong = EntryPoint("wrong-connector", "os:sep", connectors.ENTRY_POINT_GROUP)
+    good = EntryPoint(
+        "pg", "mcp_integrations_connectors.postgresql:connector", connectors.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(connectors, "entry_points", lambda group: [broken, good])
+    assert list(ConnectorRegistry.from_entry_points()) == ["pg"]
+    monkeypatch.setattr(connectors, "entry_points", lambda group: [wrong])
+    with pytest.raises(InvalidConnector, match="'wrong-connector'"):
+        ConnectorRegistry.from_entry_points()

@@ -7,6 +7,7 @@ only this small description of it to install and start it by name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from importlib_metadata import entry_points
 from mcp_integrations.errors import DuplicateConnector, InvalidConnector
 
 ENTRY_POINT_GROUP = "mcp_integrations.connectors"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,15 @@ class ConnectorRegistry(Mapping[str, Connector]):
 
     @classmethod
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> ConnectorRegistry:
-        """Load every connector announced by an installed distribution."""
+        """Load every connector announced by an installed distribution; one that fails to
+        import is logged and skipped, so it cannot take the others down with it."""
         registry = cls()
         for ep in entry_points(group=group):
-            loaded = ep.load()
+            try:
+                loaded = ep.load()
+            except Exception:
+                logger.exception("skipping connector %r: %s cannot be loaded", ep.name, ep.value)
+                continue
             if not isinstance(loaded, Connector):
                 raise InvalidConnector(
                     f"entry point {ep.name!r} ({ep.value}) is not a mcp_integrations Connector"
