@@ -20,6 +20,7 @@ from anyio.abc import TaskGroup
 from mcp_integrations.errors import AlreadyInstalled, InvalidId, NotFound
 from mcp_integrations.models import InstallRequest, Integration, Status, ToolInfo
 from mcp_integrations.plugins import Hooks
+from mcp_integrations.runtime import Runtime
 from mcp_integrations.store import Store
 from mcp_integrations.supervisor import RestartPolicy, Supervisor, list_all_tools
 
@@ -59,7 +60,7 @@ class Manager:
     def _supervisor(self, integration: Integration) -> Supervisor:
         workdir = self.workdirs / integration.id
 
-        def make_runtime() -> Any:
+        def make_runtime() -> Runtime:
             workdir.mkdir(parents=True, exist_ok=True)
             return self.hooks.create_runtime(integration.spec, workdir)
 

@@ -25,6 +25,12 @@ class Connection:
     stderr_tail: str = ""
 
 
+def describe_exit(exit_code: int | None, stderr_tail: str) -> str:
+    """How a server went away, in words for ``last_error`` and start failures."""
+    text = f"the server exited with code {exit_code}"
+    return text + (f"; its last output:\n{stderr_tail}" if stderr_tail else "")
+
+
 class Runtime(Protocol):
     """Starts one server; entering ``connect()`` gives a live session, leaving it stops and
     reaps the server (TERM to the process group, a grace period, then KILL)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio
 import mcp_types
-from anyio.abc import Process
+from anyio.abc import ByteReceiveStream, Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from anyio.streams.text import TextReceiveStream
 from mcp import ClientSession
@@ -23,10 +23,21 @@ from mcp.shared.message import SessionMessage
 from mcp_integrations import processes
 from mcp_integrations.errors import StartFailed
 from mcp_integrations.redact import Redactor
-from mcp_integrations.runtime import Connection
+from mcp_integrations.runtime import Connection, describe_exit
 
 STDERR_TAIL_LINES = 20
 EXIT_SETTLE_SECS = 1.5
+
+
+async def _lines(stream: ByteReceiveStream) -> AsyncIterator[str]:
+    """The lines of a child's output stream as they arrive, and the unterminated last one."""
+    buffer = ""
+    async for chunk in TextReceiveStream(stream, errors="replace"):
+        *lines, buffer = (buffer + chunk).split("\n")
+        for line in lines:
+            yield line
+    if buffer:
+        yield buffer
 
 
 class _StderrLog:
@@ -39,18 +50,12 @@ class _StderrLog:
 
     async def pump(self, process: Process) -> None:
         assert process.stderr is not None
-        buffer = ""
         with self.path.open("a", encoding="utf-8") as log, suppress(anyio.ClosedResourceError):
-            async for chunk in TextReceiveStream(process.stderr, errors="replace"):
-                *lines, buffer = (buffer + chunk).split("\n")
-                for line in lines:
-                    clean = self.redact(line)
-                    self.tail.append(clean)
-                    log.write(clean + "\n")
+            async for line in _lines(process.stderr):
+                clean = self.redact(line)
+                self.tail.append(clean)
+                log.write(clean + "\n")
                 log.flush()
-            if buffer:
-                self.tail.append(self.redact(buffer))
-                log.write(self.redact(buffer) + "\n")
 
     def text(self) -> str:
         return "\n".join(self.tail)
@@ -60,22 +65,17 @@ async def _read_stdout(
     process: Process, sink: MemoryObjectSendStream[SessionMessage | Exception]
 ) -> None:
     assert process.stdout is not None
-    buffer = ""
     async with sink:
         with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            async for chunk in TextReceiveStream(process.stdout, errors="replace"):
-                *lines, buffer = (buffer + chunk).split("\n")
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    try:
-                        message = mcp_types.jsonrpc_message_adapter.validate_json(
-                            line, by_name=False
-                        )
-                    except ValueError as exc:
-                        await sink.send(exc)
-                    else:
-                        await sink.send(SessionMessage(message))
+            async for line in _lines(process.stdout):
+                if not line.strip():
+                    continue
+                try:
+                    message = mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                except ValueError as exc:
+                    await sink.send(exc)
+                else:
+                    await sink.send(SessionMessage(message))
 
 
 async def _write_stdin(process: Process, source: MemoryObjectReceiveStream[SessionMessage]) -> None:
@@ -158,12 +158,6 @@ class _Server:
         self.exit_code = code
         self.exited.set()
 
-    def exit_message(self) -> str:
-        tail = self.stderr.text()
-        return f"the server exited with code {self.exit_code} during startup" + (
-            f"; its last output:\n{tail}" if tail else ""
-        )
-
     async def stop(self, grace: float) -> None:
         await processes.terminate_group(self.process, grace)
         with anyio.move_on_after(grace):
@@ -201,7 +195,9 @@ async def stdio_connection(
                     try:
                         await _initialize(session, server.exited, start_timeout)
                     except _Exited:
-                        raise StartFailed(server.exit_message()) from None
+                        raise StartFailed(
+                            describe_exit(server.exit_code, server.stderr.text())
+                        ) from None
                     except StartFailed as exc:
                         raise StartFailed(redact(exc.message)) from exc
                     connection = Connection(session=session, pid=process.pid, exited=server.exited)

@@ -20,7 +20,7 @@ from mcp.types import PaginatedRequestParams
 
 from mcp_integrations.errors import IntegrationsError, MissingEnv, StartFailed
 from mcp_integrations.models import JSON, Integration, IntegrationEvent, Status, ToolInfo
-from mcp_integrations.runtime import Connection, Runtime
+from mcp_integrations.runtime import Connection, Runtime, describe_exit
 
 logger = logging.getLogger(__name__)
 
@@ -206,11 +206,7 @@ class Supervisor:
                     self._set(Status.STOPPING)
             if not self._stop_requested.is_set():
                 self.last_exit_code = connection.exit_code
-                self.last_error = f"the server exited with code {connection.exit_code}" + (
-                    f"; its last output:\n{connection.stderr_tail}"
-                    if connection.stderr_tail
-                    else ""
-                )
+                self.last_error = describe_exit(connection.exit_code, connection.stderr_tail)
                 self.connection = None
                 self._set(Status.CRASHED, exit_code=connection.exit_code)
         except IntegrationsError as exc:
