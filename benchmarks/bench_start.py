@@ -25,6 +25,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from mcp_integrations.app import create_app
+from mcp_integrations.settings import Settings
 
 ROOT = Path(__file__).parent.parent
 TOY = ROOT / "tests" / "servers" / "toy.py"
@@ -51,7 +52,9 @@ def median_secs(action: Callable[[], object], rounds: int) -> float:
 def main() -> None:
     direct = median_secs(lambda: anyio.run(direct_start), ROUNDS)
     body = {"source": "command", "id": "toy", "command": [sys.executable, str(TOY)]}
-    with tempfile.TemporaryDirectory() as data, TestClient(create_app(Path(data))) as hub:
+    with tempfile.TemporaryDirectory() as data, TestClient(
+        create_app(Path(data), settings=Settings(allowed_hosts=("testserver",)))
+    ) as hub:
         hub.post("/integrations/install", json=body)
 
         def cycle() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pluggy
@@ -12,6 +13,7 @@ from starlette.testclient import TestClient
 
 from mcp_integrations.app import create_app
 from mcp_integrations.plugins import make_plugin_manager
+from mcp_integrations.settings import Settings
 from mcp_integrations.supervisor import RestartPolicy
 from tests.postgres import postgres_server
 
@@ -52,9 +54,38 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+#: Starlette's test client calls itself ``testserver``; the hub answers loopback names only.
+TEST_SETTINGS = Settings(allowed_hosts=("testserver",))
+
+
 @pytest.fixture
 def client(data_dir: Path, plugin_manager: pluggy.PluginManager) -> Iterator[TestClient]:
     """The API in-process, with quick restarts; every server it started ends with it."""
-    app = create_app(data_dir, plugin_manager=plugin_manager, policy=FAST_RESTARTS)
+    app = create_app(
+        data_dir, settings=TEST_SETTINGS, plugin_manager=plugin_manager, policy=FAST_RESTARTS
+    )
     with TestClient(app) as test_client:
         yield test_client
+
+
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(data_dir: Path, plugin_manager: pluggy.PluginManager) -> Iterator[MakeClient]:
+    """Clients of apps made with the given settings; each app and its servers end with the
+    test. The settings keep ``testserver`` allowed unless a test names its own hosts."""
+    with ExitStack() as stack:
+
+        def make(
+            settings: Settings = TEST_SETTINGS, pm: pluggy.PluginManager | None = None
+        ) -> TestClient:
+            app = create_app(
+                data_dir,
+                settings=settings,
+                plugin_manager=pm or plugin_manager,
+                policy=FAST_RESTARTS,
+            )
+            return stack.enter_context(TestClient(app))
+
+        yield make

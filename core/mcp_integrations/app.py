@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,19 +11,24 @@ from typing import Any
 import anyio
 import pluggy
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mcp_integrations.errors import BadRequest, IntegrationsError
+from mcp_integrations.auth import Authentication, require
+from mcp_integrations.errors import BadRequest
+from mcp_integrations.guard import Guard
+from mcp_integrations.httperrors import EXCEPTION_HANDLERS
 from mcp_integrations.manager import Manager
-from mcp_integrations.models import InstallRequest
+from mcp_integrations.models import InstallRequest, Role
 from mcp_integrations.plugins import Hooks, make_plugin_manager
+from mcp_integrations.private import private_dir
+from mcp_integrations.settings import Settings
 from mcp_integrations.store import SQLiteStore
 from mcp_integrations.supervisor import RestartPolicy
 
-logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -63,7 +67,7 @@ async def list_integrations(request: Request) -> Response:
 
 async def install(request: Request) -> Response:
     install_request = parse_install(_json_object(await request.body()))
-    supervisor = await _manager(request).install(install_request)
+    supervisor = await _manager(request).install(install_request, request.state.principal)
     return JSONResponse({"id": supervisor.integration.id, "installed": True}, status_code=201)
 
 
@@ -97,64 +101,66 @@ async def tools(request: Request) -> Response:
     return JSONResponse({"tools": [tool.to_json() for tool in listed]})
 
 
-def _error(status_code: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status_code)
-
-
-async def _integrations_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, IntegrationsError)
-    if exc.status >= 500:
-        logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
-    return _error(exc.status, exc.code, exc.message)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    message = {404: f"no endpoint at {request.url.path}"}.get(exc.status_code, str(exc.detail))
-    return _error(exc.status_code, codes.get(exc.status_code, "http_error"), message)
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return _error(500, "internal_error", "the server failed to handle this request")
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Ask the ``authenticate`` plugins before the handler runs."""
+def _guarded(handler: Handler, role: Role, action: str) -> Handler:
+    """The route, for callers whose role allows it (``Authentication`` named the caller)."""
 
     async def guarded(request: Request) -> Response:
-        request.state.principal = request.app.state.hooks.authenticate(request)
+        require(request.state.principal, role, action)
         return await handler(request)
 
     guarded.__name__ = handler.__name__
     return guarded
 
 
+READ, OPERATE = Role.READER, Role.OPERATOR
 ROUTES = [
-    ("/integrations", list_integrations, "GET"),
-    ("/integrations/install", install, "POST"),
-    ("/integrations/{id}", remove, "DELETE"),
-    ("/integrations/{id}/start", start, "POST"),
-    ("/integrations/{id}/stop", stop, "POST"),
-    ("/integrations/{id}/restart", restart, "POST"),
-    ("/integrations/{id}/status", status, "GET"),
-    ("/integrations/{id}/tools", tools, "GET"),
+    ("/integrations", list_integrations, "GET", READ, "listing integrations"),
+    ("/integrations/install", install, "POST", OPERATE, "installing"),
+    ("/integrations/{id}", remove, "DELETE", OPERATE, "removing"),
+    ("/integrations/{id}/start", start, "POST", OPERATE, "starting"),
+    ("/integrations/{id}/stop", stop, "POST", OPERATE, "stopping"),
+    ("/integrations/{id}/restart", restart, "POST", OPERATE, "restarting"),
+    ("/integrations/{id}/status", status, "GET", READ, "reading status"),
+    ("/integrations/{id}/tools", tools, "GET", READ, "listing tools"),
 ]
+
+
+def _middleware(settings: Settings, hooks: Hooks) -> list[Middleware]:
+    """Outermost first: forged-request checks, CORS (only when origins are allowed), auth."""
+    cors = (
+        [
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        ]
+        if settings.allowed_origins
+        else []
+    )
+    return [
+        Middleware(Guard, settings=settings),
+        *cors,
+        Middleware(Authentication, hooks=hooks, settings=settings),
+    ]
 
 
 def create_app(
     data_dir: Path,
     *,
+    settings: Settings | None = None,
     plugin_manager: pluggy.PluginManager | None = None,
     policy: RestartPolicy | None = None,
 ) -> Starlette:
     """The API over the integrations kept in ``data_dir``; servers run while the app does."""
     hooks = Hooks(plugin_manager or make_plugin_manager())
+    settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = SQLiteStore(data_dir / "integrations.sqlite3")
+        store = SQLiteStore(private_dir(data_dir) / "integrations.sqlite3")
         try:
             async with anyio.create_task_group() as tg:
                 manager = Manager(store, hooks, data_dir, tg, policy)
@@ -168,14 +174,12 @@ def create_app(
         finally:
             store.close()
 
-    app = Starlette(
-        routes=[Route(path, _guarded(fn), methods=[method]) for path, fn, method in ROUTES],
-        exception_handlers={
-            IntegrationsError: _integrations_error,
-            HTTPException: _http_error,
-            Exception: _unexpected_error,
-        },
+    return Starlette(
+        routes=[
+            Route(path, _guarded(fn, role, action), methods=[method])
+            for path, fn, method, role, action in ROUTES
+        ],
+        middleware=_middleware(settings, hooks),
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    app.state.hooks = hooks
-    return app

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import platformdirs
@@ -12,6 +13,9 @@ import uvicorn
 
 from mcp_integrations import __version__
 from mcp_integrations.app import create_app
+from mcp_integrations.models import Role
+from mcp_integrations.settings import Settings
+from mcp_integrations.tokens import TOKEN_ENV, TokenTable, hash_token, new_token
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -40,11 +44,91 @@ def parser() -> argparse.ArgumentParser:
         help="where integrations, their workdirs and logs live (default: %(default)s)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--token",
+        help=f"an admin bearer token callers must send (or set {TOKEN_ENV}); "
+        "at least 16 characters",
+    )
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        help="a file of token hashes with roles, one 'sha256:<hex> <role> [name]' a line "
+        "(make lines with: mcp-integrations token)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer requests for this host name too (repeatable; '*' for any)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let browser pages from this origin call the API, with CORS (repeatable)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=Settings.max_body_bytes,
+        help="largest request body accepted (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address without any token (only behind other protection)",
+    )
+    token = commands.add_parser("token", help="make a new token and print its token-file line")
+    token.add_argument("--role", default="admin", choices=[str(r) for r in Role])
+    token.add_argument("--name", default="token", help="who or what uses it (no spaces)")
     return root
 
 
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The hub's settings from its flags and environment; ValueError says what is wrong."""
+    tokens = TokenTable()
+    plain = args.token or environ.get(TOKEN_ENV)
+    if plain:
+        tokens += TokenTable.plain(plain)
+    if args.token_file:
+        try:
+            tokens += TokenTable.from_file(args.token_file)
+        except OSError as exc:
+            raise ValueError(f"cannot read the token file: {exc.strerror}") from None
+    settings = Settings(
+        host=args.host,
+        allowed_hosts=tuple(args.allowed_host),
+        allowed_origins=tuple(args.allowed_origin),
+        tokens=tokens,
+        max_body_bytes=args.max_body_bytes,
+        insecure=args.insecure,
+    )
+    problem = settings.problem()
+    if problem:
+        raise ValueError(problem)
+    return settings
+
+
+def _print_token(args: argparse.Namespace) -> None:
+    if any(c.isspace() for c in args.name):
+        raise SystemExit("--name may not contain spaces")
+    token = new_token()
+    print(f"token (give it to the caller; it is not stored): {token}")
+    print(f"token-file line: {hash_token(token)} {args.role} {args.name}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    root = parser()
+    args = root.parse_args(argv)
+    if args.command == "token":
+        _print_token(args)
+        return
+    try:
+        settings = settings_from(args, os.environ)
+    except ValueError as exc:
+        root.exit(2, f"mcp-integrations: {exc}\n")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(args.data_dir.expanduser().resolve())
+    app = create_app(args.data_dir.expanduser().resolve(), settings=settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

@@ -7,6 +7,7 @@ only this small description of it to install and start it by name.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,11 +32,13 @@ class EnvVar:
 
 @dataclass(frozen=True)
 class Connector:
-    """A connector's description: its module and the environment it needs."""
+    """A connector's description: its module, the environment it reads, and ``flags``:
+    boolean install options (``"allow_writes": true``) that set a variable to ``1``."""
 
     module: str
     description: str = ""
     env: tuple[EnvVar, ...] = ()
+    flags: Mapping[str, str] = field(default_factory=dict)
     name: str = field(default="", compare=False)
 
     @property
@@ -86,5 +89,5 @@ class ConnectorRegistry(Mapping[str, Connector]):
                 raise InvalidConnector(
                     f"entry point {ep.name!r} ({ep.value}) is not a mcp_integrations Connector"
                 )
-            registry.add(Connector(loaded.module, loaded.description, loaded.env, name=ep.name))
+            registry.add(dataclasses.replace(loaded, name=ep.name))
         return registry

@@ -8,6 +8,7 @@ class IntegrationsError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -26,8 +27,24 @@ class InvalidId(BadRequest):
 
 
 class Unauthorized(IntegrationsError):
+    """No credentials, or credentials that no plugin accepts."""
+
     status = 401
     code = "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="mcp-integrations"'}
+
+
+class Forbidden(IntegrationsError):
+    """The caller is known but its role does not allow this action."""
+
+    status = 403
+    code = "forbidden"
+
+
+class ForbiddenOrigin(Forbidden):
+    """A browser page from a foreign origin made this request."""
+
+    code = "forbidden_origin"
 
 
 class NotFound(IntegrationsError):
@@ -37,6 +54,25 @@ class NotFound(IntegrationsError):
     @classmethod
     def integration(cls, integration_id: str) -> NotFound:
         return cls(f"no integration with id {integration_id!r}")
+
+
+class PayloadTooLarge(IntegrationsError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(IntegrationsError):
+    """A body that is not JSON: browsers send those cross-origin without asking first."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class MisdirectedRequest(IntegrationsError):
+    """A ``Host`` the hub does not answer to: the mark of DNS rebinding."""
+
+    status = 421
+    code = "misdirected_request"
 
 
 class AlreadyInstalled(IntegrationsError):
@@ -64,6 +100,27 @@ class MissingEnv(IntegrationsError):
             f"variable(s) {names}; reinstall it with them in 'env'"
         )
         self.missing = missing
+
+
+class UnresolvedReference(IntegrationsError):
+    """An ``env`` value names ``${VAR}`` of the hub's environment, and the hub has no VAR."""
+
+    status = 422
+    code = "unresolved_reference"
+
+
+class EnvNotAllowed(IntegrationsError):
+    """An ``env`` name that changes how an interpreter loads code, for a server that does
+    not declare it."""
+
+    status = 422
+    code = "env_not_allowed"
+
+
+class SecretsUnreadable(IntegrationsError):
+    """Stored secrets cannot be decrypted: the key is not the one they were sealed with."""
+
+    code = "secrets_unreadable"
 
 
 class UnsupportedRuntime(IntegrationsError):

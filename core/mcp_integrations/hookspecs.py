@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
+    from starlette.requests import HTTPConnection
 
-    from mcp_integrations.models import InstallRequest, IntegrationEvent, LaunchSpec
+    from mcp_integrations.models import InstallRequest, IntegrationEvent, LaunchSpec, Principal
     from mcp_integrations.runtime import Runtime
+    from mcp_integrations.settings import Settings
 
 PROJECT_NAME = "mcp_integrations"
 
@@ -44,9 +45,10 @@ def create_runtime(spec: LaunchSpec, workdir: Path) -> Runtime | None:
 
 
 @hookspec(firstresult=True)
-def authenticate(request: Request) -> str | None:
-    """Return the caller's identity, or None to leave the decision to other plugins; raise
-    ``mcp_integrations.errors.Unauthorized`` to refuse the request."""
+def authenticate(request: HTTPConnection, settings: Settings) -> Principal | None:
+    """Return who makes ``request`` (a name and a role), or None to leave the decision to
+    other plugins; raise ``mcp_integrations.errors.Unauthorized`` to refuse it. Called once
+    per request, before any route; ``settings`` holds the hub's tokens."""
 
 
 @hookspec

@@ -6,6 +6,7 @@ and hands each integration to its ``Supervisor``.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -17,9 +18,21 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from mcp_integrations import envpolicy
+from mcp_integrations.auth import LOCAL_USER
 from mcp_integrations.errors import AlreadyInstalled, InvalidId, NotFound
-from mcp_integrations.models import InstallRequest, Integration, Status, ToolInfo
+from mcp_integrations.logscrub import SecretSet
+from mcp_integrations.models import (
+    InstallRequest,
+    Integration,
+    LaunchSpec,
+    Principal,
+    Status,
+    ToolInfo,
+)
 from mcp_integrations.plugins import Hooks
+from mcp_integrations.private import private_dir
+from mcp_integrations.redact import Redactor
 from mcp_integrations.runtime import Runtime
 from mcp_integrations.store import Store
 from mcp_integrations.supervisor import RestartPolicy, Supervisor, list_all_tools
@@ -30,7 +43,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 def check_id(integration_id: str) -> str:
     if not ID_PATTERN.fullmatch(integration_id) or ".." in integration_id:
         raise InvalidId(
-            f"invalid integration id {integration_id!r}: use 1-64 letters, digits, '.', '_' "
+            f"invalid integration id {integration_id[:40]!r}: use 1-64 letters, digits, '.', '_' "
             "or '-', starting with a letter or digit, without '..'"
         )
     return integration_id
@@ -49,31 +62,43 @@ class Manager:
     ) -> None:
         self.store = store
         self.hooks = hooks
-        self.workdirs = data_dir / "integrations"
+        self.workdirs = private_dir(data_dir / "integrations")
         self._tg = task_group
         self.policy = policy or RestartPolicy()
         self._supervisors: dict[str, Supervisor] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        self.secrets = SecretSet()
         for integration in store.list():
             self._supervisors[integration.id] = self._supervisor(integration)
+
+    def _redactor(self, integration_id: str, spec: LaunchSpec) -> Redactor:
+        """The integration's redactor, known to the hub's log scrubbing too."""
+        redactor = Redactor(spec.secret_values())
+        self.secrets.set(integration_id, redactor)
+        return redactor
 
     def _supervisor(self, integration: Integration) -> Supervisor:
         workdir = self.workdirs / integration.id
 
         def make_runtime() -> Runtime:
-            workdir.mkdir(parents=True, exist_ok=True)
-            return self.hooks.create_runtime(integration.spec, workdir)
+            envpolicy.check_env(integration.spec)
+            spec = envpolicy.resolve_references(integration.spec, os.environ)
+            if spec is not integration.spec:
+                supervisor.redact = self._redactor(integration.id, spec)
+            return self.hooks.create_runtime(spec, private_dir(workdir))
 
         def on_tools(tools: tuple[ToolInfo, ...], server_info: dict[str, Any] | None) -> None:
             self.store.set_tools(integration.id, tools, server_info)
 
-        return Supervisor(
+        supervisor = Supervisor(
             integration,
             make_runtime,
             on_event=self.hooks.integration_event,
             on_tools=on_tools,
             policy=self.policy,
+            redact=self._redactor(integration.id, integration.spec),
         )
+        return supervisor
 
     def get(self, integration_id: str) -> Supervisor:
         try:
@@ -90,14 +115,16 @@ class Manager:
         async with lock:
             yield
 
-    async def install(self, request: InstallRequest) -> Supervisor:
+    async def install(
+        self, request: InstallRequest, principal: Principal = LOCAL_USER
+    ) -> Supervisor:
         integration_id = check_id(request.id or request.source)
         async with self._locked(integration_id):
             if integration_id in self._supervisors:
                 raise AlreadyInstalled(f"an integration with id {integration_id!r} is installed")
             spec = self.hooks.resolve_source(request)
-            workdir = self.workdirs / integration_id
-            workdir.mkdir(parents=True, exist_ok=True)
+            envpolicy.check_install(principal, spec)
+            workdir = private_dir(self.workdirs / integration_id)
             try:
                 spec = await anyio.to_thread.run_sync(self.hooks.prepare, spec, workdir)
                 integration = Integration(
@@ -118,6 +145,7 @@ class Manager:
             workdir = self.workdirs / integration_id
             self.store.delete(integration_id)
             del self._supervisors[integration_id]
+            self.secrets.discard(integration_id)
             await anyio.to_thread.run_sync(self.hooks.cleanup, spec, workdir)
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -153,9 +181,8 @@ class Manager:
                     tools = await list_all_tools(connection.session)
             except Exception:
                 return supervisor.tools
-            if tools != supervisor.tools:
-                supervisor.tools = tools
-                self.store.set_tools(integration_id, tools, supervisor.server_info)
+            if supervisor.accept_tools(tools):
+                self.store.set_tools(integration_id, supervisor.tools, supervisor.server_info)
         return supervisor.tools
 
     async def resume(self) -> None:

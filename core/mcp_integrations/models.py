@@ -20,6 +20,33 @@ class Status(enum.StrEnum):
     FAILED = "failed"
 
 
+class Role(enum.IntEnum):
+    """What a caller may do; each role may do everything the roles below it may."""
+
+    READER = 1
+    OPERATOR = 2
+    ADMIN = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            roles = ", ".join(r.name.lower() for r in cls)
+            raise ValueError(f"unknown role {name[:20]!r}; the roles are {roles}") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who makes a request, as an ``authenticate`` plugin established it."""
+
+    name: str
+    role: Role
+
+
 @dataclass(frozen=True)
 class InstallRequest:
     """A parsed ``POST /integrations/install`` body; ``options`` keeps the fields plugins read."""
@@ -36,6 +63,8 @@ class LaunchSpec:
 
     ``env`` is passed to the server and never shown by the API; ``secret_env`` names the
     variables whose values are scrubbed from logs and errors (all of ``env`` is hidden).
+    ``arbitrary_code`` is False only for sources that run code the machine's owner installed
+    (connectors); ``declared_env`` names the variables such a server says it reads.
     """
 
     runtime: str
@@ -47,6 +76,11 @@ class LaunchSpec:
     url: str | None = None
     transport: str = "stdio"
     description: str = ""
+    arbitrary_code: bool = True
+    declared_env: tuple[str, ...] = ()
+
+    def secret_values(self) -> list[str]:
+        return [self.env[name] for name in self.secret_env if self.env.get(name)]
 
     def missing_env(self) -> tuple[str, ...]:
         return tuple(name for name in self.required_env if not self.env.get(name))
@@ -58,13 +92,14 @@ class LaunchSpec:
         data["command"] = list(self.command)
         data["required_env"] = list(self.required_env)
         data["secret_env"] = list(self.secret_env)
+        data["declared_env"] = list(self.declared_env)
         return data
 
     @classmethod
     def from_public(cls, data: Mapping[str, Any], env: Mapping[str, str]) -> LaunchSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in known and k != "env"}
-        for name in ("command", "required_env", "secret_env"):
+        for name in ("command", "required_env", "secret_env", "declared_env"):
             fields[name] = tuple(fields.get(name, ()))
         return cls(env=dict(env), **fields)
 

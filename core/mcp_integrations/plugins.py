@@ -13,10 +13,11 @@ from mcp_integrations import hookspecs
 from mcp_integrations.errors import UnknownSource, UnsupportedRuntime
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
+    from starlette.requests import HTTPConnection
 
-    from mcp_integrations.models import InstallRequest, IntegrationEvent, LaunchSpec
+    from mcp_integrations.models import InstallRequest, IntegrationEvent, LaunchSpec, Principal
     from mcp_integrations.runtime import Runtime
+    from mcp_integrations.settings import Settings
 
 ENTRY_POINT_GROUP = "mcp_integrations"
 
@@ -25,6 +26,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mcp_integrations_plugins.sources.command",
     "mcp_integrations_plugins.runtimes.subprocess",
     "mcp_integrations_plugins.events.log",
+    "mcp_integrations_plugins.auth.bearer",
 )
 
 
@@ -64,8 +66,9 @@ class Hooks:
             raise UnsupportedRuntime(f"no installed plugin provides the runtime {spec.runtime!r}")
         return cast("Runtime", runtime)
 
-    def authenticate(self, request: Request) -> str | None:
-        return cast("str | None", self.pm.hook.authenticate(request=request))
+    def authenticate(self, request: HTTPConnection, settings: Settings) -> Principal | None:
+        principal = self.pm.hook.authenticate(request=request, settings=settings)
+        return cast("Principal | None", principal)
 
     def integration_event(self, event: IntegrationEvent) -> None:
         self.pm.hook.integration_event(event=event)

@@ -22,6 +22,7 @@ from mcp.shared.message import SessionMessage
 
 from mcp_integrations import processes
 from mcp_integrations.errors import StartFailed
+from mcp_integrations.private import open_private
 from mcp_integrations.redact import Redactor
 from mcp_integrations.runtime import Connection, describe_exit
 
@@ -50,7 +51,7 @@ class _StderrLog:
 
     async def pump(self, process: Process) -> None:
         assert process.stderr is not None
-        with self.path.open("a", encoding="utf-8") as log, suppress(anyio.ClosedResourceError):
+        with open_private(self.path) as log, suppress(anyio.ClosedResourceError):
             async for line in _lines(process.stderr):
                 clean = self.redact(line)
                 self.tail.append(clean)

@@ -1,7 +1,8 @@
 """Where installed integrations live between runs: a small interface, SQLite behind it.
 
-Secrets (the values of ``env``) sit in their own column and leave only through
-``Integration.spec.env``, which nothing in the API serialises.
+Secrets (the values of ``env``) sit encrypted in their own column and leave only through
+``Integration.spec.env``, which nothing in the API serialises. The folder is 0700, the
+database and its WAL 0600, and deleted rows are zeroed and checkpointed out of the WAL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Protocol
 
 from mcp_integrations.errors import AlreadyInstalled, NotFound
 from mcp_integrations.models import Integration, LaunchSpec, Status, ToolInfo
+from mcp_integrations.private import private_dir, touch_private
+from mcp_integrations.vault import Vault
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS integrations (
@@ -45,21 +48,37 @@ class Store(Protocol):
 class SQLiteStore:
     """One SQLite file; each write is its own transaction, so a crash loses nothing stored."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, vault: Vault | None = None) -> None:
+        private_dir(path.parent)
+        touch_private(path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                touch_private(companion)
+        self._vault = vault or Vault.open(path.parent)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute(SCHEMA)
-        path.chmod(0o600)
         self._lock = threading.Lock()
+        self._seal_plaintext_rows()
+
+    def _seal_plaintext_rows(self) -> None:
+        """Encrypt the env of rows written before secrets were sealed."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, env FROM integrations").fetchall()
+            plain = [(self._vault.seal(env), id_) for id_, env in rows if env.startswith("{")]
+            if plain:
+                self._db.executemany("UPDATE integrations SET env = ? WHERE id = ?", plain)
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _row(self, row: tuple[Any, ...]) -> Integration:
         id_, source, spec, env, desired, tools, server_info, installed_at = row
         return Integration(
             id=id_,
             source=source,
-            spec=LaunchSpec.from_public(json.loads(spec), json.loads(env)),
+            spec=LaunchSpec.from_public(json.loads(spec), json.loads(self._vault.unseal(env))),
             desired=Status(desired),
             tools=tuple(ToolInfo.from_json(t) for t in json.loads(tools)),
             server_info=json.loads(server_info) if server_info else None,
@@ -87,7 +106,7 @@ class SQLiteStore:
             integration.id,
             integration.source,
             json.dumps(integration.spec.public()),
-            json.dumps(dict(integration.spec.env)),
+            self._vault.seal(json.dumps(dict(integration.spec.env))),
             integration.desired.value,
             json.dumps([t.to_json() for t in integration.tools]),
             json.dumps(integration.server_info) if integration.server_info else None,
@@ -109,6 +128,8 @@ class SQLiteStore:
 
     def delete(self, integration_id: str) -> None:
         self._update(integration_id, "DELETE FROM integrations WHERE id = ?")
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def set_desired(self, integration_id: str, desired: Status) -> None:
         self._update(

@@ -76,8 +76,10 @@ class Supervisor:
         on_event: Callable[[IntegrationEvent], None],
         on_tools: Callable[[tuple[ToolInfo, ...], JSON | None], None],
         policy: RestartPolicy,
+        redact: Callable[[str], str] = str,
     ) -> None:
         self.integration = integration
+        self.redact = redact
         self._make_runtime = make_runtime
         self._on_event = on_event
         self._on_tools = on_tools
@@ -90,7 +92,7 @@ class Supervisor:
         self._started_monotonic: float | None = None
         self.restarts = 0
         self.last_exit_code: int | None = None
-        self.last_error: str | None = None
+        self._last_error: str | None = None
         self._stop_requested = anyio.Event()
         self._ready = anyio.Event()
         self._done = anyio.Event()
@@ -105,6 +107,15 @@ class Supervisor:
         if self.status is not Status.RUNNING or self._started_monotonic is None:
             return None
         return int(time.monotonic() - self._started_monotonic)
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @last_error.setter
+    def last_error(self, text: str | None) -> None:
+        """Every error text passes the integration's redactor before anyone can read it."""
+        self._last_error = None if text is None else self.redact(text)
 
     @property
     def active(self) -> bool:
@@ -193,8 +204,9 @@ class Supervisor:
                 with anyio.fail_after(self.policy.tools_timeout):
                     tools = await list_all_tools(connection.session)
                 info = connection.session.server_info
-                self.tools = tools
-                self.server_info = info.model_dump(mode="json", exclude_none=True) if info else None
+                self.accept_tools(tools)
+                info_json = info.model_dump(mode="json", exclude_none=True) if info else None
+                self.server_info = self._scrubbed(info_json)
                 self._on_tools(self.tools, self.server_info)
                 self.connection = connection
                 self.started_at = time.time()
@@ -219,6 +231,22 @@ class Supervisor:
         finally:
             self.connection = None
         return None if began is None else time.monotonic() - began
+
+    def _scrubbed(self, data: Any) -> Any:
+        """What a server says about itself, with any secret it echoes masked."""
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, dict):
+            return {self.redact(k): self._scrubbed(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self._scrubbed(item) for item in data]
+        return data
+
+    def accept_tools(self, tools: tuple[ToolInfo, ...]) -> bool:
+        """Take a freshly listed set of tools; True when it differs from the last one."""
+        scrubbed = tuple(ToolInfo.from_json(self._scrubbed(tool.to_json())) for tool in tools)
+        changed, self.tools = scrubbed != self.tools, scrubbed
+        return changed
 
     def status_json(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,111 @@
+"""Requests a browser cannot forge: the middleware in front of every endpoint.
+
+A page the user opens elsewhere can make the browser send requests to a loopback hub.
+Browsers always name the page's ``Origin`` on such writes, send no JSON body across
+origins without a CORS preflight (which the hub never grants unless told to), and name
+the attacker's host in ``Host`` after a DNS rebinding; so the hub refuses a foreign
+``Host`` (421), a foreign ``Origin`` (403) and a non-JSON body (415), and counts every
+body against a limit while it streams in (413).
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_integrations.errors import (
+    ForbiddenOrigin,
+    IntegrationsError,
+    MisdirectedRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from mcp_integrations.httperrors import from_error
+from mcp_integrations.settings import Settings
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_MEDIA_TYPE = "application/json"
+
+
+def hostname(host_header: str) -> str:
+    """The name in a ``Host`` header, without its port: ``[::1]:80`` gives ``::1``."""
+    if host_header.startswith("["):
+        return host_header[1:].partition("]")[0]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body is larger than {limit} bytes")
+
+
+class Guard:
+    """Refuses what only a forged browser request or a rebound DNS name would send."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            self._check_host(headers)
+            self._check_origin(headers, scope)
+            if scope["type"] == "http":
+                receive = self._check_body(headers, scope["method"], receive)
+        except IntegrationsError as exc:
+            if scope["type"] == "http":
+                await from_error(exc)(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app(scope, receive, send)
+
+    def _check_host(self, headers: Headers) -> None:
+        host = headers.get("host", "")
+        if not host or not self.settings.host_allowed(hostname(host)):
+            raise MisdirectedRequest(
+                f"this hub does not answer to the host {host[:60]!r}; start it with "
+                "--allowed-host NAME to add a name"
+            )
+
+    def _check_origin(self, headers: Headers, scope: Scope) -> None:
+        origin = headers.get("origin")
+        if origin is None:
+            return
+        scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+        own = f"{scheme}://{headers.get('host', '')}".lower()
+        if origin.lower().rstrip("/") != own and not self.settings.origin_allowed(origin):
+            raise ForbiddenOrigin(
+                f"requests from pages at {origin[:60]!r} are refused; start the hub with "
+                "--allowed-origin ORIGIN to allow one"
+            )
+
+    def _check_body(self, headers: Headers, method: str, receive: Receive) -> Receive:
+        length = headers.get("content-length")
+        has_body = "transfer-encoding" in headers or (length is not None and length != "0")
+        if not has_body:
+            return receive
+        if method in WRITE_METHODS:
+            media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media_type != JSON_MEDIA_TYPE:
+                raise UnsupportedMediaType(
+                    f"a request body must be {JSON_MEDIA_TYPE}, not {media_type[:40]!r}"
+                )
+        limit = self.settings.max_body_bytes
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise _too_large(limit)
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _too_large(limit)
+            return message
+
+        return counted
