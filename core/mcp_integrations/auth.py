@@ -29,7 +29,9 @@ def identify(hooks: Hooks, connection: HTTPConnection, settings: Settings) -> Pr
 
 def require(principal: Principal, role: Role, action: str) -> None:
     if principal.role < role:
-        raise Forbidden(f"{action} needs the {role} role; {principal.name!r} is a {principal.role}")
+        raise Forbidden(
+            f"{action} needs the {role} role; {principal.name!r} has the {principal.role} role"
+        )
 
 
 class Authentication:

@@ -82,7 +82,10 @@ class TokenTable:
                 digest = b""
             if len(digest) != hashlib.sha256().digest_size:
                 raise ValueError(f"{where}: the hash is not 64 hexadecimal digits")
-            role = Role.parse(words[1])
+            try:
+                role = Role.parse(words[1])
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
             entries.append(TokenEntry(digest, role, words[2] if len(words) == 3 else f"#{number}"))
         return cls(tuple(entries))
 

@@ -1,0 +1,34 @@
+"""Secrets masked in every log record, message and traceback alike, whoever logs them."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from mcp_integrations.logscrub import SecretSet
+from mcp_integrations.redact import Redactor
+
+SECRET = "ghp_log-scrub-secret-value"
+
+
+def test_log_records_are_scrubbed_while_the_hub_knows_the_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secrets = SecretSet()
+    secrets.set("gh", Redactor([SECRET]))
+    logger = logging.getLogger("some.library")
+    with caplog.at_level(logging.INFO):
+        logger.info("connecting with %s", SECRET)
+        try:
+            raise RuntimeError(f"refused token {SECRET}")
+        except RuntimeError:
+            logger.exception("failed")
+    assert SECRET not in caplog.text
+    assert "connecting with ***" in caplog.text and "refused token ***" in caplog.text
+
+    secrets.discard("gh")
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        logger.info("later %s", SECRET)
+    assert SECRET in caplog.text
