@@ -191,7 +191,7 @@ def _settings(*argv: str, environ: dict[str, str] | None = None) -> Settings:
 
 
 def test_the_network_needs_a_token_or_insecure(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="refusing to serve 0.0.0.0 without a token"):
+    with pytest.raises(ValueError, match=r"refusing to serve 0\.0\.0\.0 without a token"):
         _settings("--host", "0.0.0.0")
     assert _settings("--host", "0.0.0.0", "--insecure").open_access
     assert not _settings("--host", "0.0.0.0", "--token", ADMIN).open_access

@@ -123,8 +123,8 @@ def test_json_with_a_charset_and_bodyless_posts_are_served(client: TestClient) -
 
 
 @pytest.fixture
-def small_limit(make_client: MakeClient) -> Iterator[TestClient]:
-    yield make_client(Settings(allowed_hosts=("testserver",), max_body_bytes=2048))
+def small_limit(make_client: MakeClient) -> TestClient:
+    return make_client(Settings(allowed_hosts=("testserver",), max_body_bytes=2048))
 
 
 def test_a_declared_oversized_body_is_413(small_limit: TestClient) -> None:
