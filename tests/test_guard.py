@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -16,13 +17,13 @@ INSTALL = "/integrations/install"
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-def refused(response: object, status: int, code: str) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.json()["error"]["code"] == code  # type: ignore[attr-defined]
+def refused(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
 
 
 def nothing_installed(client: TestClient) -> bool:
-    return client.get("/integrations").json() == {"integrations": []}
+    return bool(client.get("/integrations").json() == {"integrations": []})
 
 
 @pytest.mark.parametrize(
