@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -17,7 +17,7 @@ INSTALL = "/integrations/install"
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-def refused(response: httpx.Response, status: int, code: str) -> None:
+def refused(response: Any, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
 
