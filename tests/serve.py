@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,18 +19,38 @@ class Served:
     http: httpx.Client
     process: subprocess.Popen[bytes]
 
+    @property
+    def port(self) -> int:
+        return int(self.http.base_url.port or 80)
+
 
 @contextmanager
-def serve(python: str, data_dir: Path, *, env: dict[str, str] | None = None) -> Iterator[Served]:
-    """Run the server with ``python``; yields a client for it, and ends it (SIGTERM) on exit."""
+def serve(
+    python: str,
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+    log: Path | None = None,
+) -> Iterator[Served]:
+    """Run the server with ``python`` and extra CLI ``args``, its output in ``log`` if given;
+    yields a client for it, and ends it (SIGTERM) on exit."""
     port = free_port()
     command: Sequence[str] = [python, "-m", "mcp_integrations", "serve", "--port", str(port)]
-    process = subprocess.Popen([*command, "--data-dir", str(data_dir)], env=env)
+    with ExitStack() as stack:
+        out = stack.enter_context(log.open("wb")) if log else None
+        process = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+        )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
 
     def up() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"the server exited with code {process.returncode}")
+            output = log.read_text(errors="replace")[-2000:] if log else ""
+            raise AssertionError(f"the server exited with code {process.returncode}\n{output}")
         try:
             return client.get("/integrations").status_code == 200
         except httpx.TransportError:

@@ -20,12 +20,17 @@ def test_log_records_are_scrubbed_while_the_hub_knows_the_secret(
     logger = logging.getLogger("some.library")
     with caplog.at_level(logging.INFO):
         logger.info("connecting with %s", SECRET)
+        logger.info("%s %d %r", ValueError(SECRET), 7, {"t": SECRET})
+        logger.info(f"formatted early: {SECRET}")
         try:
             raise RuntimeError(f"refused token {SECRET}")
         except RuntimeError:
             logger.exception("failed")
     assert SECRET not in caplog.text
     assert "connecting with ***" in caplog.text and "refused token ***" in caplog.text
+    assert "formatted early: ***" in caplog.text and " 7 " in caplog.text
+    access = caplog.records[0].args
+    assert isinstance(access, tuple) and access == ("***",)
 
     secrets.discard("gh")
     caplog.clear()

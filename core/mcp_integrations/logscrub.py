@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Redact = Callable[[str], str]
@@ -48,12 +48,24 @@ def scrub(text: str) -> str:
     return text
 
 
+def _scrub_arg(arg: Any) -> Any:
+    """An argument with secrets masked; numbers stay numbers for ``%d``-style formats."""
+    if arg is None or isinstance(arg, int | float):
+        return arg
+    text = str(arg)
+    scrubbed = scrub(text)
+    return arg if scrubbed == text else scrubbed
+
+
 def _scrub_record(record: logging.LogRecord) -> None:
-    try:
-        message = record.getMessage()
-    except Exception:
-        message = str(record.msg)
-    record.msg, record.args = scrub(message), None
+    """Masks the message and its arguments in place, keeping the format: formatters such as
+    uvicorn's access log read ``record.args`` themselves."""
+    if isinstance(record.msg, str):
+        record.msg = scrub(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(_scrub_arg(arg) for arg in record.args)
+    elif isinstance(record.args, Mapping):
+        record.args = {key: _scrub_arg(value) for key, value in record.args.items()}
     if record.exc_info and not record.exc_text:
         record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
 
