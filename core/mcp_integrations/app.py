@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pluggy
@@ -17,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mcp_integrations import openapi
 from mcp_integrations.auth import Authentication, require
-from mcp_integrations.errors import BadRequest
+from mcp_integrations.bodies import json_object, parse_install
 from mcp_integrations.guard import Guard
 from mcp_integrations.httperrors import EXCEPTION_HANDLERS
 from mcp_integrations.manager import Manager
-from mcp_integrations.models import InstallRequest, Role
+from mcp_integrations.models import Role
 from mcp_integrations.plugins import Hooks, make_plugin_manager
 from mcp_integrations.private import private_dir
 from mcp_integrations.settings import Settings
@@ -37,36 +36,12 @@ def _manager(request: Request) -> Manager:
     return manager
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return body
-
-
-def parse_install(body: Mapping[str, Any]) -> InstallRequest:
-    source, integration_id, env = body.get("source"), body.get("id"), body.get("env", {})
-    if not isinstance(source, str) or not source.strip():
-        raise BadRequest("'source' is required and must be a non-empty string")
-    if integration_id is not None and not isinstance(integration_id, str):
-        raise BadRequest("'id' must be a string")
-    if not isinstance(env, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-    ):
-        raise BadRequest("'env' must be an object mapping variable names to string values")
-    options = {k: v for k, v in body.items() if k not in ("source", "id", "env")}
-    return InstallRequest(source.strip(), integration_id, env, options)
-
-
 async def list_integrations(request: Request) -> Response:
     return JSONResponse({"integrations": [s.status_json() for s in _manager(request).list()]})
 
 
 async def install(request: Request) -> Response:
-    install_request = parse_install(_json_object(await request.body()))
+    install_request = parse_install(json_object(await request.body()))
     supervisor = await _manager(request).install(install_request, request.state.principal)
     return JSONResponse({"id": supervisor.integration.id, "installed": True}, status_code=201)
 
@@ -101,6 +76,10 @@ async def tools(request: Request) -> Response:
     return JSONResponse({"tools": [tool.to_json() for tool in listed]})
 
 
+async def openapi_document(request: Request) -> Response:
+    return JSONResponse(openapi.document())
+
+
 def _guarded(handler: Handler, role: Role, action: str) -> Handler:
     """The route, for callers whose role allows it (``Authentication`` named the caller)."""
 
@@ -122,6 +101,7 @@ ROUTES = [
     ("/integrations/{id}/restart", restart, "POST", OPERATE, "restarting"),
     ("/integrations/{id}/status", status, "GET", READ, "reading status"),
     ("/integrations/{id}/tools", tools, "GET", READ, "listing tools"),
+    ("/openapi.json", openapi_document, "GET", READ, "reading the API's description"),
 ]
 
 

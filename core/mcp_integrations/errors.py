@@ -53,7 +53,7 @@ class NotFound(IntegrationsError):
 
     @classmethod
     def integration(cls, integration_id: str) -> NotFound:
-        return cls(f"no integration with id {integration_id!r}")
+        return cls(f"no integration with id {integration_id[:64]!r}")
 
 
 class PayloadTooLarge(IntegrationsError):

@@ -101,6 +101,7 @@ class Manager:
         return supervisor
 
     def get(self, integration_id: str) -> Supervisor:
+        check_id(integration_id)
         try:
             return self._supervisors[integration_id]
         except KeyError:

@@ -50,7 +50,7 @@ class Hooks:
     def resolve_source(self, request: InstallRequest) -> LaunchSpec:
         spec = self.pm.hook.resolve_source(source=request.source, request=request)
         if spec is None:
-            raise UnknownSource(f"no installed plugin knows the source {request.source!r}")
+            raise UnknownSource(f"no installed plugin knows the source {request.source[:200]!r}")
         return cast("LaunchSpec", spec)
 
     def prepare(self, spec: LaunchSpec, workdir: Path) -> LaunchSpec:

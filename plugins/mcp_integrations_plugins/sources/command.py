@@ -1,16 +1,83 @@
 """Install source ``command``: any local MCP server started by a command line.
 
-Body: ``{"source": "command", "id": "x", "command": ["python", "server.py"], "env": {...}}``.
+Body: ``{"source": "command", "id": "x", "command": ["python", "server.py"], "env": {...}}``;
+``command`` may also be one string, split as a POSIX shell would (no shell runs it).
 Every value in ``env`` is treated as secret, since nothing declares otherwise.
+
+Whatever the body holds, this raises ``BadRequest`` and nothing else: the options are the
+caller's raw JSON, and a bad one must be a 400 naming the field, not a 500 at install or a
+failure at exec time (a NUL byte, an argument the OS refuses).
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+from typing import Any
 
 from mcp_integrations import hookimpl
+from mcp_integrations.bodies import MAX_ENV_ENTRIES, check_env_name, kind, preview
 from mcp_integrations.errors import BadRequest
 from mcp_integrations.models import InstallRequest, LaunchSpec
+
+MAX_ARGS = 256
+MAX_ARG_CHARS = 4096
+#: A command given as one string is split in Python; bound the work before splitting.
+MAX_COMMAND_LINE_CHARS = 64 * 1024
+_UNENCODABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _split(line: str) -> list[str]:
+    if len(line) > MAX_COMMAND_LINE_CHARS:
+        raise BadRequest(
+            f"'command' must be at most {MAX_COMMAND_LINE_CHARS} characters, not {len(line)}"
+        )
+    try:
+        return shlex.split(line)
+    except ValueError as exc:  # an unclosed quote, a trailing backslash
+        raise BadRequest(
+            f"'command' is not a valid command line ({exc}): {preview(line)}"
+        ) from None
+
+
+def _command(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        raise BadRequest("source 'command' needs 'command': a list of strings, or one string")
+    args = _split(raw) if isinstance(raw, str) else raw
+    if not isinstance(args, list):
+        raise BadRequest(f"'command' must be a list of strings or one string, not {kind(raw)}")
+    if not args:
+        raise BadRequest("'command' must name a program to run")
+    if len(args) > MAX_ARGS:
+        raise BadRequest(f"'command' has {len(args)} arguments; at most {MAX_ARGS} are allowed")
+    for index, arg in enumerate(args):
+        if not isinstance(arg, str):
+            raise BadRequest(f"'command' argument {index} must be a string, not {kind(arg)}")
+        if len(arg) > MAX_ARG_CHARS:
+            raise BadRequest(
+                f"'command' argument {index} must be at most {MAX_ARG_CHARS} characters, "
+                f"not {len(arg)}: {preview(arg)}"
+            )
+        if _UNENCODABLE.search(arg):
+            raise BadRequest(
+                f"'command' argument {index} must not contain NUL or lone surrogates: "
+                f"{preview(arg)}"
+            )
+    if not args[0]:
+        raise BadRequest("'command' must name a program to run: its first argument is empty")
+    return tuple(args)
+
+
+def _required_env(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise BadRequest(f"'required_env' must be a list of variable names, not {kind(raw)}")
+    if len(raw) > MAX_ENV_ENTRIES:
+        raise BadRequest(
+            f"'required_env' has {len(raw)} names; at most {MAX_ENV_ENTRIES} are allowed"
+        )
+    return tuple(dict.fromkeys(check_env_name(name, "required_env") for name in raw))
 
 
 @hookimpl
@@ -19,19 +86,12 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
         return None
     if request.id is None:
         raise BadRequest("source 'command' needs an 'id' for the integration")
-    raw = request.options.get("command")
-    command = shlex.split(raw) if isinstance(raw, str) else raw
-    if not (
-        isinstance(command, list) and command and all(isinstance(a, str) and a for a in command)
-    ):
-        raise BadRequest("source 'command' needs 'command': a non-empty list of strings")
-    required = request.options.get("required_env", [])
-    if not (isinstance(required, list) and all(isinstance(n, str) for n in required)):
-        raise BadRequest("'required_env' must be a list of variable names")
+    command = _command(request.options.get("command"))
+    required = _required_env(request.options.get("required_env"))
     return LaunchSpec(
         runtime="subprocess",
-        command=tuple(command),
+        command=command,
         env=dict(request.env),
-        required_env=tuple(required),
+        required_env=required,
         secret_env=tuple(request.env),
     )

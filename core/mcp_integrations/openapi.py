@@ -1,0 +1,422 @@
+"""The API's OpenAPI 3.1 document, written by hand to say exactly what the app answers.
+
+It is the contract the fuzz test (``tests/test_openapi.py``) holds the app to: every status
+code an operation can return is listed, and every body matches its schema. Built by a
+function so that each caller gets its own copy to change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_integrations import __version__
+from mcp_integrations.bodies import (
+    MAX_ENV_ENTRIES,
+    MAX_ENV_VALUE_BYTES,
+    MAX_SOURCE_CHARS,
+    PREVIEW_CHARS,
+)
+
+JSON = "application/json"
+ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ENV_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+STATUSES = ["stopped", "starting", "running", "stopping", "crashed", "failed"]
+
+#: Error responses by status: (component name, description).
+ERRORS: dict[str, tuple[str, str]] = {
+    "400": (
+        "BadRequest",
+        "Malformed input: a body that is not a JSON object, a field that breaks its rule "
+        "(the message names it), or an id outside the id pattern. Messages quote at most "
+        f"{PREVIEW_CHARS} characters of a bad value.",
+    ),
+    "401": (
+        "Unauthorized",
+        "The hub has tokens and the request has no valid 'Authorization: Bearer' token.",
+    ),
+    "403": (
+        "Forbidden",
+        "The caller's role does not allow this action, 'env' references the hub's own "
+        "settings, or the request comes from a browser page at a foreign Origin.",
+    ),
+    "404": ("NotFound", "No integration has this id."),
+    "409": ("Conflict", "An integration with this id is already installed."),
+    "413": ("PayloadTooLarge", "The request body is larger than the limit (1 MiB by default)."),
+    "415": ("UnsupportedMediaType", "The request has a body that is not application/json."),
+    "421": (
+        "MisdirectedRequest",
+        "The Host header names a host this hub does not answer to (DNS rebinding guard).",
+    ),
+    "422": (
+        "Unprocessable",
+        "Well-formed but cannot succeed: an unknown source, a start without a required "
+        "environment variable, an 'env' name the server may not receive, a ${VAR} "
+        "reference the hub cannot resolve, a runtime no plugin provides.",
+    ),
+    "502": (
+        "BadGateway",
+        "The server itself failed: its install step failed, or it did not start (it "
+        "exited, timed out or failed its MCP handshake).",
+    ),
+}
+#: What every request can meet before it reaches a route: the guard and authentication.
+COMMON = ("401", "403", "421")
+#: What a request that may carry a body can meet besides.
+WITH_BODY = ("413", "415")
+
+
+def _nullable(type_name: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [type_name, "null"], **extra}
+
+
+def _json(schema_name: str) -> dict[str, Any]:
+    return {JSON: {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {
+                            "type": "string",
+                            "description": "Stable, machine-readable: e.g. not_found, "
+                            "bad_request, invalid_id, already_installed, missing_env.",
+                            "examples": ["not_found"],
+                        },
+                        "message": {"type": "string", "description": "For people."},
+                    },
+                }
+            },
+        },
+        "IntegrationStatus": {
+            "type": "object",
+            "description": "One integration's state; fields may be added, never removed.",
+            "required": [
+                "id",
+                "status",
+                "pid",
+                "uptime_secs",
+                "tools_count",
+                "runtime",
+                "source",
+                "started_at",
+                "restarts",
+                "last_exit_code",
+                "last_error",
+                "server_info",
+            ],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {"type": "string", "enum": STATUSES},
+                "pid": _nullable("integer", description="The server's process id while it runs."),
+                "uptime_secs": _nullable("integer", minimum=0),
+                "tools_count": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Tools seen last, kept while the server is stopped.",
+                },
+                "runtime": {"type": "string", "examples": ["subprocess"]},
+                "source": {"type": "string", "description": "The install source."},
+                "started_at": _nullable(
+                    "number", description="Unix time of the last start, while running."
+                ),
+                "restarts": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Restarts after crashes in a row.",
+                },
+                "last_exit_code": _nullable("integer"),
+                "last_error": _nullable(
+                    "string", description="Why it last failed; secrets are masked."
+                ),
+                "server_info": _nullable(
+                    "object",
+                    description="The server's MCP implementation info (name, version).",
+                ),
+            },
+            "examples": [
+                {
+                    "id": "postgresql-connector",
+                    "status": "running",
+                    "pid": 12345,
+                    "uptime_secs": 8100,
+                    "tools_count": 4,
+                    "runtime": "subprocess",
+                    "source": "postgresql-connector",
+                    "started_at": 1795480000.0,
+                    "restarts": 0,
+                    "last_exit_code": None,
+                    "last_error": None,
+                    "server_info": {"name": "postgresql-connector", "version": "0.1.0"},
+                }
+            ],
+        },
+        "IntegrationList": {
+            "type": "object",
+            "required": ["integrations"],
+            "properties": {
+                "integrations": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/IntegrationStatus"},
+                }
+            },
+        },
+        "Tool": {
+            "type": "object",
+            "required": ["name", "description", "input_schema"],
+            "properties": {
+                "name": {"type": "string"},
+                "description": {"type": "string"},
+                "input_schema": {
+                    "type": "object",
+                    "description": "The tool's JSON Schema for its arguments.",
+                },
+            },
+        },
+        "ToolList": {
+            "type": "object",
+            "required": ["tools"],
+            "properties": {
+                "tools": {"type": "array", "items": {"$ref": "#/components/schemas/Tool"}}
+            },
+        },
+        "InstallRequest": {
+            "type": "object",
+            "required": ["source"],
+            "description": "Keys besides source, id and env are options for the plugin "
+            "that resolves the source (command and required_env for 'command'); sources "
+            "that read none ignore them.",
+            "properties": {
+                "source": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_SOURCE_CHARS,
+                    "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+                    "description": "A connector's name (e.g. postgresql-connector), or "
+                    "'command'. Surrounding spaces are dropped; no control characters.",
+                    "examples": ["github-connector"],
+                },
+                "id": {
+                    "type": ["string", "null"],
+                    "description": "Defaults to the source. 1-64 letters, digits, '.', '_' "
+                    "or '-', starting with a letter or digit, without '..'; any other "
+                    "string is answered with 400 invalid_id.",
+                    "examples": ["my-server"],
+                },
+                "env": {
+                    "type": "object",
+                    "description": "Passed to the server; kept secret, never returned. Values "
+                    f"up to {MAX_ENV_VALUE_BYTES} bytes of UTF-8, without NUL.",
+                    "maxProperties": MAX_ENV_ENTRIES,
+                    "propertyNames": {"pattern": ENV_NAME_PATTERN},
+                    "additionalProperties": {"type": "string"},
+                },
+                "command": {
+                    "description": "Source 'command' only: the program and its arguments, "
+                    "or one command line split as a POSIX shell would (no shell runs it). "
+                    "At most 256 arguments of 4096 characters, without NUL.",
+                    "oneOf": [
+                        {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 256,
+                            "items": {"type": "string", "maxLength": 4096},
+                        },
+                        {"type": "string", "minLength": 1},
+                    ],
+                },
+                "required_env": {
+                    "description": "Source 'command' only: variables the server cannot "
+                    "start without (a start without them is a 422).",
+                    "type": "array",
+                    "maxItems": MAX_ENV_ENTRIES,
+                    "items": {"type": "string", "pattern": ENV_NAME_PATTERN},
+                },
+            },
+            "additionalProperties": True,
+            "examples": [
+                {
+                    "source": "postgresql-connector",
+                    "env": {"DATABASE_URL": "postgresql://user:pw@localhost/db"},
+                },
+                {"source": "command", "id": "my-server", "command": ["python", "server.py"]},
+            ],
+        },
+        "Installed": {
+            "type": "object",
+            "required": ["id", "installed"],
+            "properties": {"id": {"type": "string"}, "installed": {"const": True}},
+        },
+        "Removed": {
+            "type": "object",
+            "required": ["id", "removed"],
+            "properties": {"id": {"type": "string"}, "removed": {"const": True}},
+        },
+    }
+
+
+def _responses() -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        name: {"description": description, "content": _json("Error")}
+        for name, description in ERRORS.values()
+    }
+    responses["Unauthorized"]["headers"] = {
+        "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge."}
+    }
+    return responses
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    ok: tuple[str, str, str],
+    errors: tuple[str, ...],
+    *,
+    body: bool = False,
+    with_id: bool = False,
+) -> dict[str, Any]:
+    status, schema, description = ok
+    codes = sorted({*COMMON, *errors, *(WITH_BODY if body else ())})
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": ["integrations"],
+        "responses": {
+            status: {"description": description, "content": _json(schema)},
+            **{code: {"$ref": f"#/components/responses/{ERRORS[code][0]}"} for code in codes},
+        },
+    }
+    if with_id:
+        operation["parameters"] = [{"$ref": "#/components/parameters/IntegrationId"}]
+    return operation
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document served at ``GET /openapi.json``."""
+    by_id = ("400", "404")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Integrations API",
+            "version": __version__,
+            "description": "Manage MCP-compatible integration servers: install them from a "
+            "source, start, stop and restart them, report their status and tools. Every "
+            'error is {"error": {"code", "message"}}.',
+        },
+        "servers": [{"url": "http://127.0.0.1:4200"}],
+        "tags": [{"name": "integrations"}],
+        # open on loopback without tokens; with tokens, every request needs one
+        "security": [{}, {"bearerAuth": []}],
+        "paths": {
+            "/integrations": {
+                "get": _operation(
+                    "listIntegrations",
+                    "List integrations",
+                    ("200", "IntegrationList", "Every installed integration's status."),
+                    (),
+                )
+            },
+            "/integrations/install": {
+                "post": {
+                    **_operation(
+                        "installIntegration",
+                        "Install an integration",
+                        ("201", "Installed", "Installed; not started."),
+                        ("400", "409", "422", "502"),
+                        body=True,
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": _json("InstallRequest"),
+                    },
+                }
+            },
+            "/integrations/{id}": {
+                "delete": _operation(
+                    "removeIntegration",
+                    "Remove an integration (stops it first)",
+                    ("200", "Removed", "Removed."),
+                    by_id,
+                    body=True,
+                    with_id=True,
+                )
+            },
+            "/integrations/{id}/start": {
+                "post": _operation(
+                    "startIntegration",
+                    "Start server",
+                    ("200", "IntegrationStatus", "Its status once started."),
+                    (*by_id, "422", "502"),
+                    body=True,
+                    with_id=True,
+                )
+            },
+            "/integrations/{id}/stop": {
+                "post": _operation(
+                    "stopIntegration",
+                    "Stop server",
+                    ("200", "IntegrationStatus", "Its status once stopped."),
+                    by_id,
+                    body=True,
+                    with_id=True,
+                )
+            },
+            "/integrations/{id}/restart": {
+                "post": _operation(
+                    "restartIntegration",
+                    "Restart server",
+                    ("200", "IntegrationStatus", "Its status once started again."),
+                    (*by_id, "422", "502"),
+                    body=True,
+                    with_id=True,
+                )
+            },
+            "/integrations/{id}/status": {
+                "get": _operation(
+                    "getIntegrationStatus",
+                    "Get runtime status",
+                    ("200", "IntegrationStatus", "Its status."),
+                    by_id,
+                    with_id=True,
+                )
+            },
+            "/integrations/{id}/tools": {
+                "get": _operation(
+                    "listIntegrationTools",
+                    "List exposed tools",
+                    ("200", "ToolList", "Live while it runs; the last ones seen otherwise."),
+                    by_id,
+                    with_id=True,
+                )
+            },
+        },
+        "components": {
+            "schemas": _schemas(),
+            "responses": _responses(),
+            "parameters": {
+                "IntegrationId": {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "description": f"An integration id, {ID_PATTERN} without '..'. Any "
+                    "other string is answered with 400 invalid_id.",
+                    "schema": {"type": "string"},
+                    "example": "postgresql-connector",
+                }
+            },
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Needed when the hub is started with tokens; a token's "
+                    "role (reader, operator, admin) limits what it may do (else 403).",
+                }
+            },
+        },
+    }
