@@ -145,10 +145,11 @@ def test_unknown_ids_routes_and_methods(client: TestClient) -> None:
         ("POST", "/integrations/nope/restart"),
         ("GET", "/integrations/nope/status"),
         ("GET", "/integrations/nope/tools"),
-        ("GET", "/integrations/%2E%2E/status"),
         ("GET", "/nowhere"),
     ]:
         assert error_code(client.request(method, path), 404) == "not_found", path
+    for path in ("/integrations/%2E%2E/status", "/integrations/a%00b/status"):
+        assert error_code(client.get(path), 400) == "invalid_id", path
     assert error_code(client.put("/integrations"), 405) == "method_not_allowed"
 
 
