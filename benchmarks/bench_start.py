@@ -52,9 +52,10 @@ def median_secs(action: Callable[[], object], rounds: int) -> float:
 def main() -> None:
     direct = median_secs(lambda: anyio.run(direct_start), ROUNDS)
     body = {"source": "command", "id": "toy", "command": [sys.executable, str(TOY)]}
-    with tempfile.TemporaryDirectory() as data, TestClient(
-        create_app(Path(data), settings=Settings(allowed_hosts=("testserver",)))
-    ) as hub:
+    with (
+        tempfile.TemporaryDirectory() as data,
+        TestClient(create_app(Path(data), settings=Settings(allowed_hosts=("testserver",)))) as hub,
+    ):
         hub.post("/integrations/install", json=body)
 
         def cycle() -> None:

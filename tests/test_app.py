@@ -311,3 +311,25 @@ def test_github_connector_start_without_token_is_422(client: TestClient) -> None
     response = client.post("/integrations/github-connector/start")
     assert error_code(response, 422) == "missing_env"
     assert "GITHUB_TOKEN" in response.json()["error"]["message"]
+
+
+def test_allow_writes_switches_execute_on(client: TestClient, postgres_url: str) -> None:
+    env = {"DATABASE_URL": postgres_url}
+    for integration_id, allow in (("pg-read", None), ("pg-write", True)):
+        body: dict[str, Any] = {"source": "postgresql-connector", "id": integration_id, "env": env}
+        if allow is not None:
+            body["allow_writes"] = allow
+        assert client.post("/integrations/install", json=body).status_code == 201
+        assert client.post(f"/integrations/{integration_id}/start").status_code == 200
+    described = {
+        integration_id: {
+            t["name"]: t["description"]
+            for t in client.get(f"/integrations/{integration_id}/tools").json()["tools"]
+        }["execute"]
+        for integration_id in ("pg-read", "pg-write")
+    }
+    assert "DISABLED" in described["pg-read"] and "DISABLED" not in described["pg-write"]
+    body = {"source": "postgresql-connector", "id": "pg-bad", "env": env, "allow_writes": "yes"}
+    response = client.post("/integrations/install", json=body)
+    assert error_code(response, 400) == "bad_request"
+    assert "'allow_writes'" in response.json()["error"]["message"]

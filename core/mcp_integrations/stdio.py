@@ -53,7 +53,7 @@ class _StderrLog:
         assert process.stderr is not None
         with open_private(self.path) as log, suppress(anyio.ClosedResourceError):
             async for line in _lines(process.stderr):
-                clean = self.redact(line)
+                clean = self.redact.line(line)
                 self.tail.append(clean)
                 log.write(clean + "\n")
                 log.flush()

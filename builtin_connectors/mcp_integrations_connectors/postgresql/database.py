@@ -1,24 +1,34 @@
 """The database side of postgresql-connector: one connection, one transaction per call.
 
-Reads run in a ``READ ONLY`` transaction that is always rolled back, through the extended
-query protocol (one statement per call, enforced by the server), under a statement
-timeout; so nothing sent as a query can change data, however it is written.
+Reads are first classified by PostgreSQL's own parser (:mod:`.statements`): one plain read,
+calling no function that acts outside the transaction. They then run in a ``READ ONLY``
+transaction that is always rolled back, through the extended query protocol (one statement
+per call, enforced by the server), under a statement timeout. After every call the session
+is reset (``DISCARD ALL``: advisory locks, settings, role, cursors, temporary tables), so
+nothing one call does carries over to the next.
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import json
+import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from mcp_integrations.redact import Redactor
+from mcp_integrations_connectors.postgresql import privileges
+from mcp_integrations_connectors.postgresql.placeholders import PlaceholderError, to_numbered
+from mcp_integrations_connectors.postgresql.privileges import Privileges
+from mcp_integrations_connectors.postgresql.statements import NotAllowed, check_read_only
 
 JSONValue = Any
 
@@ -48,6 +58,31 @@ def to_json(value: Any) -> JSONValue:
     return str(value)
 
 
+class Capped:
+    """Rows turned into JSON until the row or the byte budget runs out; ``truncated`` once
+    a row had to be left out."""
+
+    def __init__(self, max_rows: int, max_bytes: int) -> None:
+        self.rows: list[list[JSONValue]] = []
+        self.truncated = False
+        self._max_rows = max_rows
+        self._bytes_left = max_bytes - len("[]")
+
+    def add(self, row: Sequence[Any]) -> bool:
+        """Keep ``row`` if it fits; False once the budget is spent, so the caller stops."""
+        if len(self.rows) >= self._max_rows:
+            self.truncated = True
+            return False
+        values = [to_json(v) for v in row]
+        size = len(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+        if size > self._bytes_left:
+            self.truncated = True
+            return False
+        self._bytes_left -= size
+        self.rows.append(values)
+        return True
+
+
 @dataclass(frozen=True)
 class Rows:
     columns: list[str]
@@ -63,14 +98,27 @@ class Rows:
         }
 
 
+def _secrets(url: str) -> list[str]:
+    """The URL and, for a ``key=value`` connection string too, the password inside it."""
+    try:
+        password = conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        password = None
+    return [url, str(password)] if password else [url]
+
+
 class Database:
     """A lazily opened connection to ``url``, reopened after it breaks."""
 
-    def __init__(self, url: str, *, statement_timeout_ms: int, max_rows: int) -> None:
+    def __init__(
+        self, url: str, *, statement_timeout_ms: int, max_rows: int, max_result_bytes: int
+    ) -> None:
         self._url = url
         self.statement_timeout_ms = statement_timeout_ms
         self.max_rows = max_rows
-        self._redact = Redactor([url])
+        self.max_result_bytes = max_result_bytes
+        self.privileges: Privileges | None = None
+        self._redact = Redactor(_secrets(url))
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = anyio.Lock()
 
@@ -95,17 +143,49 @@ class Database:
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
+                # No server-side prepared statements: DISCARD ALL after each call drops
+                # them, and psycopg would go on using its cached names.
                 self._conn = await psycopg.AsyncConnection.connect(
                     self._url,
                     autocommit=True,
                     connect_timeout=10,
                     application_name="mcp-postgresql",
+                    prepare_threshold=None,
                 )
             except psycopg.Error as exc:
                 raise DatabaseError(
                     self._redact(f"cannot connect to the database: {str(exc).strip()}")
                 ) from None
+            await self._check_privileges(self._conn)
         return self._conn
+
+    async def _check_privileges(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Learn what the role can do outside the database; warn on stderr when that is
+        news (the first connection, or a reconnection that found a different role)."""
+        try:
+            found = await privileges.check(conn)
+        except psycopg.Error as exc:
+            print(self._redact(f"cannot check the role's privileges: {exc}"), file=sys.stderr)
+            return
+        if found != self.privileges and found.warning:
+            print(f"postgresql-connector: {found.warning}", file=sys.stderr, flush=True)
+        self.privileges = found
+
+    async def connect(self) -> None:
+        """Open the connection now (and learn the role's privileges) rather than on first use."""
+        async with self._lock:
+            await self._connection()
+
+    async def _reset(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Give the next call a clean session: DISCARD ALL releases advisory locks and
+        resets settings, role, cursors, LISTENs and temporary tables. A session that cannot
+        be reset is closed instead, which releases all of it too."""
+        if conn.closed or conn.broken:
+            return
+        try:
+            await conn.execute("DISCARD ALL")
+        except psycopg.Error:
+            await conn.close()
 
     @asynccontextmanager
     async def _transaction(self, *, read_only: bool) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
@@ -115,39 +195,68 @@ class Database:
                 async with conn.transaction(force_rollback=read_only), conn.cursor() as cur:
                     if read_only:
                         await cur.execute("SET TRANSACTION READ ONLY")
+                    # Strings lexed as the classifier lexed them, whatever the role's default.
                     await cur.execute(
-                        "SELECT set_config('statement_timeout', %s, true)",
+                        "SELECT set_config('statement_timeout', %s, true),"
+                        " set_config('standard_conforming_strings', 'on', true)",
                         (str(self.statement_timeout_ms),),
                     )
                     yield cur
             except psycopg.Error as exc:
                 raise self._error(exc) from None
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._reset(conn)
+
+    def _numbered(self, statement: str, params: Sequence[Any]) -> str:
+        try:
+            return to_numbered(statement, len(params))
+        except PlaceholderError as exc:
+            raise DatabaseError(str(exc)) from None
 
     async def query(self, statement: str, params: Sequence[Any], max_rows: int) -> Rows:
-        """Run one statement in a read-only transaction, streaming at most ``max_rows`` rows
-        so a huge result never reaches memory."""
-        limit = min(max_rows, self.max_rows)
-        rows: list[list[JSONValue]] = []
-        truncated = False
-        async with self._transaction(read_only=True) as cur:
-            async for row in cur.stream(statement, params):
-                if len(rows) == limit:
-                    truncated = True
-                    break
-                rows.append([to_json(v) for v in row])
-            columns = [c.name for c in cur.description or ()]
-        return Rows(columns, rows, truncated)
+        """Run one plain read in a read-only transaction, streaming rows until ``max_rows``
+        or the byte cap, so a huge result never reaches memory.
+
+        The text checked is the text sent: placeholders are numbered first, then the
+        statement is classified, then sent verbatim through a raw cursor."""
+        sql = self._numbered(statement, params)
+        try:
+            check_read_only(sql)
+        except NotAllowed as exc:
+            raise DatabaseError(f"the query tool refused this statement: {exc}") from None
+        capped = Capped(min(max_rows, self.max_rows), self.max_result_bytes)
+        async with (
+            self._transaction(read_only=True) as cur,
+            psycopg.AsyncRawCursor(cur.connection) as raw,
+        ):
+            # stream() is an async generator: close it on an early break, which cancels
+            # the rest of the query, before the transaction ends.
+            stream = cast(AsyncGenerator[Any, None], raw.stream(sql, list(params) or None))
+            async with aclosing(stream) as rows:
+                async for row in rows:
+                    if not capped.add(row):
+                        break
+            columns = [c.name for c in raw.description or ()]
+        return Rows(columns, capped.rows, capped.truncated)
 
     async def execute(self, statement: str, params: Sequence[Any]) -> dict[str, Any]:
         """Run one statement that may write, committed on success."""
-        async with self._transaction(read_only=False) as cur:
-            await cur.execute(statement, params, binary=True)
-            result: dict[str, Any] = {"status": cur.statusmessage, "row_count": cur.rowcount}
-            if cur.description:
-                fetched = await cur.fetchmany(self.max_rows + 1)
-                result["columns"] = [c.name for c in cur.description]
-                result["rows"] = [[to_json(v) for v in row] for row in fetched[: self.max_rows]]
-                result["truncated"] = len(fetched) > self.max_rows
+        sql = self._numbered(statement, params)
+        async with (
+            self._transaction(read_only=False) as cur,
+            psycopg.AsyncRawCursor(cur.connection) as raw,
+        ):
+            await raw.execute(sql, list(params) or None, binary=True)
+            result: dict[str, Any] = {"status": raw.statusmessage, "row_count": raw.rowcount}
+            if raw.description:
+                capped = Capped(self.max_rows, self.max_result_bytes)
+                for row in await raw.fetchmany(self.max_rows + 1):
+                    if not capped.add(row):
+                        break
+                result["columns"] = [c.name for c in raw.description]
+                result["rows"] = capped.rows
+                result["truncated"] = capped.truncated
         return result
 
     async def list_tables(self, schema: str | None) -> list[dict[str, Any]]:

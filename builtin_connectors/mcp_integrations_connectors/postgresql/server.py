@@ -1,7 +1,9 @@
 """The postgresql-connector MCP server: ``python -m mcp_integrations_connectors.postgresql``.
 
 Reads ``DATABASE_URL`` (and optionally ``POSTGRES_STATEMENT_TIMEOUT_MS``,
-``POSTGRES_MAX_ROWS``) from its environment; speaks MCP on stdio.
+``POSTGRES_MAX_ROWS``, ``POSTGRES_MAX_RESULT_BYTES``, ``POSTGRES_ALLOW_WRITES``) from its
+environment; speaks MCP on stdio. It connects before serving, so the tool list can warn
+when the role is privileged; ``execute`` refuses every call unless writes are allowed.
 """
 
 from __future__ import annotations
@@ -15,32 +17,76 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import Tool, ToolAnnotations
 from pydantic import Field
 
 from mcp_integrations_connectors.postgresql.database import Database, DatabaseError
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 DEFAULT_MAX_ROWS = 1000
+DEFAULT_MAX_RESULT_BYTES = 1 << 20
+ALLOW_WRITES = "POSTGRES_ALLOW_WRITES"
 IDENTIFIER = r"^[^\x00]{1,63}$"
 
 Params = Annotated[
     list[Any] | None,
-    Field(description="Values for the $1-style %s placeholders in the statement, in order"),
+    Field(
+        description="Values for %s placeholders in the statement, in order (with params, "
+        "write a literal % as %%; without, the statement is sent as written)"
+    ),
 ]
 
 
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     try:
-        return int(raw) if raw else default
+        value = int(raw) if raw else default
     except ValueError:
-        print(f"{name} must be an integer, using {default}", file=sys.stderr)
+        value = 0
+    if value < 1:
+        print(f"{name} must be a positive integer, using {default}", file=sys.stderr)
         return default
+    return value
+
+
+def writes_allowed() -> bool:
+    """Whether ``execute`` may run: only when the environment says so, never by default."""
+    return os.environ.get(ALLOW_WRITES, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _description_notes(database: Database | None) -> dict[str, str]:
+    """What this run adds to the tools' descriptions: execute disabled, privileged role."""
+    notes: dict[str, str] = {}
+    warning = database.privileges.warning if database and database.privileges else None
+    if warning:
+        notes["query"] = warning
+    if not writes_allowed():
+        notes["execute"] = (
+            f"DISABLED: writes are off, so every call is refused; start the connector with "
+            f"{ALLOW_WRITES}=1 to enable it."
+        )
+    return notes
+
+
+class PostgresServer(MCPServer[Database | None]):
+    """An MCPServer whose tool descriptions tell what this run allows, which is known only
+    once it is running: whether writes are on, and whether the role is privileged."""
+
+    database: Database | None = None
+
+    async def list_tools(self) -> list[Tool]:
+        tools = await super().list_tools()
+        notes = _description_notes(self.database)
+        return [
+            tool.model_copy(update={"description": f"{tool.description} {notes[tool.name]}"})
+            if tool.name in notes
+            else tool
+            for tool in tools
+        ]
 
 
 @asynccontextmanager
-async def lifespan(server: MCPServer[Database | None]) -> AsyncIterator[Database | None]:
+async def lifespan(app: MCPServer[Database | None]) -> AsyncIterator[Database | None]:
     url = os.environ.get("DATABASE_URL")
     if not url:
         print("DATABASE_URL is not set; every tool will fail until it is", file=sys.stderr)
@@ -52,14 +98,25 @@ async def lifespan(server: MCPServer[Database | None]) -> AsyncIterator[Database
             "POSTGRES_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS
         ),
         max_rows=_int_env("POSTGRES_MAX_ROWS", DEFAULT_MAX_ROWS),
+        max_result_bytes=_int_env("POSTGRES_MAX_RESULT_BYTES", DEFAULT_MAX_RESULT_BYTES),
     )
+    # Connect before the tool list is served, so its descriptions can carry the
+    # privileged-role warning; a database that is down now is retried on each call.
+    try:
+        await database.connect()
+    except DatabaseError as exc:
+        print(f"{exc}; the connector will try again on each tool call", file=sys.stderr)
+    if isinstance(app, PostgresServer):
+        app.database = database
     try:
         yield database
     finally:
+        if isinstance(app, PostgresServer):
+            app.database = None
         await database.aclose()
 
 
-server: MCPServer[Database | None] = MCPServer(
+server = PostgresServer(
     "postgresql-connector",
     version="0.1.0",
     instructions="Inspect and query a PostgreSQL database. Use query for reads; execute writes.",
@@ -86,8 +143,12 @@ async def query(
     params: Params = None,
     max_rows: Annotated[int, Field(ge=1, le=10_000, description="Most rows to return")] = 100,
 ) -> dict[str, Any]:
-    """Execute a read-only SQL query. It runs in a READ ONLY transaction that is rolled back,
-    so it cannot change data; results are capped at max_rows (see 'truncated')."""
+    """Execute a read-only SQL query: one SELECT, VALUES, TABLE, WITH ... SELECT, EXPLAIN
+    (without ANALYZE) or SHOW. PostgreSQL's parser checks it first: writes, row locks and
+    functions that act outside the transaction (server files, programs, dblink, advisory
+    locks, sequences, settings) are refused; then it runs in a READ ONLY transaction that
+    is rolled back. Results are capped at max_rows and at a size in bytes (see
+    'truncated')."""
     async with _database(ctx) as database:
         rows = await database.query(sql, params or [], max_rows)
     return rows.to_json()
@@ -128,6 +189,11 @@ async def execute(
 ) -> dict[str, Any]:
     """Execute a write SQL statement and commit it. Returns the command status, the number of
     rows affected, and rows of a RETURNING clause."""
+    if not writes_allowed():
+        raise ToolError(
+            f"the execute tool is disabled: writes are off unless the connector's environment "
+            f"sets {ALLOW_WRITES}=1 (or true, yes)"
+        )
     async with _database(ctx) as database:
         return await database.execute(sql, params or [])
 
