@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
+from mcp_integrations.redact import Redactor
+
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 USER_AGENT = "mcp-integrations-github-connector"
@@ -129,6 +131,7 @@ class GitHubClient:
     ) -> None:
         self._http = http
         self._token = (token or "").strip()
+        self._redact = Redactor([self._token])
         self._base_url = base_url.strip().rstrip("/")
 
     @classmethod
@@ -165,9 +168,6 @@ class GitHubClient:
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": USER_AGENT,
         }
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if len(self._token) >= 8 else text
 
     async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Response:
         return await self.request("GET", path, params=params)
