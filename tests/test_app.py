@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import os
 import signal
+import sqlite3
 import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import pluggy
 import pytest
 from starlette.testclient import TestClient
 
+from mcp_integrations import hookimpl
+from mcp_integrations.models import IntegrationEvent
 from tests.helpers import TOY_SERVER, live_children, pid_alive, toy_install, wait_until
 
 SEED_TOOLS = [
@@ -333,3 +340,77 @@ def test_allow_writes_switches_execute_on(client: TestClient, postgres_url: str)
     response = client.post("/integrations/install", json=body)
     assert error_code(response, 400) == "bad_request"
     assert "'allow_writes'" in response.json()["error"]["message"]
+
+
+def secret_forms(secret: str) -> list[str]:
+    """What the toy prints with TOY_SECRET_FORMS: none of it may reach anyone."""
+    basic = base64.b64encode(f"user:{secret}".encode()).decode()
+    return [
+        secret,
+        quote(secret, safe=""),
+        basic,
+        basic[8:],
+        json.dumps(secret)[1:-1],
+        secret.upper(),
+        secret[: len(secret) // 2],
+        secret[len(secret) // 2 :],
+    ]
+
+
+def test_every_form_of_a_secret_is_masked_everywhere(
+    client: TestClient,
+    plugin_manager: pluggy.PluginManager,
+    data_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = 'p@ss/w"rd:Sec-4711'
+    events: list[IntegrationEvent] = []
+
+    class Recorder:
+        @hookimpl
+        def integration_event(self, event: IntegrationEvent) -> None:
+            events.append(event)
+
+    recorder = Recorder()
+    plugin_manager.register(recorder)
+    try:
+        body = toy_install(TOY_SECRET=secret, TOY_SECRET_FORMS="1", TOY_EXIT_AT_START="7")
+        client.post("/integrations/install", json=body)
+        with caplog.at_level(logging.INFO):
+            response = client.post("/integrations/toy/start")
+        assert error_code(response, 502) == "start_failed"
+        status = client.get("/integrations/toy/status").json()
+    finally:
+        plugin_manager.unregister(recorder)
+    log = (data_dir / "integrations" / "toy" / "server.log").read_text()
+    assert "Authorization: Basic " in log and "upper ***" in log and "split ***" in log
+    texts = {
+        "502 body": response.text,
+        "last_error": status["last_error"],
+        "server.log": log,
+        "hub log": caplog.text,
+        "events": repr(events),
+    }
+    assert "url ***" in texts["502 body"] and "json {" in texts["last_error"]
+    for where, text in texts.items():
+        for form in secret_forms(secret):
+            assert form not in text, f"{form!r} reached the {where}"
+
+
+def test_no_trace_of_a_secret_on_disk_after_delete(client: TestClient, data_dir: Path) -> None:
+    token = "ghp_trace-of-a-secret-0042"
+    body = {"source": "github-connector", "env": {"GITHUB_TOKEN": token}}
+    assert client.post("/integrations/install", json=body).status_code == 201
+    assert client.post("/integrations/github-connector/start").status_code == 200
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+
+    assert token.encode() not in on_disk()
+    with sqlite3.connect(data_dir / "integrations.sqlite3") as db:
+        (sealed,) = db.execute("SELECT env FROM integrations").fetchone()
+    db.close()
+    assert sealed.encode() in on_disk()
+    assert client.delete("/integrations/github-connector").status_code == 200
+    assert sealed.encode() not in on_disk() and token.encode() not in on_disk()
+    assert not (data_dir / "integrations" / "github-connector").exists()

@@ -4,15 +4,20 @@ TOY_EXIT_AT_START=N  exit with code N before the MCP handshake (after writing to
 TOY_IGNORE_TERM=1    ignore SIGTERM, so only SIGKILL stops it
 TOY_CHILD_PIDFILE=F  start a grandchild (``sleep``) in the same process group, pid written to F
 TOY_SECRET           printed to stderr at startup, to check that logs scrub it
+TOY_SECRET_FORMS=1   also print it URL-encoded, in Basic auth, JSON-escaped, upper-cased
+                     and split across two lines
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from mcp.server import MCPServer
 
@@ -40,6 +45,18 @@ def pid() -> int:
 def main() -> None:
     if secret := os.environ.get("TOY_SECRET"):
         print(f"toy starting with secret {secret}", file=sys.stderr, flush=True)
+        if os.environ.get("TOY_SECRET_FORMS"):
+            basic = base64.b64encode(f"user:{secret}".encode()).decode()
+            half = len(secret) // 2
+            for line in (
+                f"url {quote(secret, safe='')}",
+                f"Authorization: Basic {basic}",
+                f"json {json.dumps({'token': secret})}",
+                f"upper {secret.upper()}",
+                f"split {secret[:half]}",
+                f"{secret[half:]} end",
+            ):
+                print(line, file=sys.stderr, flush=True)
     if code := os.environ.get("TOY_EXIT_AT_START"):
         print("toy: refusing to start", file=sys.stderr, flush=True)
         sys.exit(int(code))
