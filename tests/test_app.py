@@ -414,3 +414,22 @@ def test_no_trace_of_a_secret_on_disk_after_delete(client: TestClient, data_dir:
     assert client.delete("/integrations/github-connector").status_code == 200
     assert sealed.encode() not in on_disk() and token.encode() not in on_disk()
     assert not (data_dir / "integrations" / "github-connector").exists()
+
+
+def test_the_data_dir_is_private(client: TestClient, data_dir: Path) -> None:
+    client.post("/integrations/install", json=toy_install(TOY_SECRET="tok-123456789"))
+    assert client.post("/integrations/toy/start").status_code == 200
+    log = data_dir / "integrations" / "toy" / "server.log"
+    wait_until(log.exists, what="the server log")
+    modes = {
+        str(p.relative_to(data_dir)): oct(p.stat().st_mode & 0o777)
+        for p in [data_dir, *data_dir.rglob("*")]
+        if not p.name.startswith("__pycache__")
+    }
+    assert {"integrations.sqlite3-wal", "secret.key", "integrations/toy/server.log"} <= set(modes)
+    wrong = {
+        path: mode
+        for path, mode in modes.items()
+        if mode != ("0o700" if (data_dir / path).is_dir() else "0o600")
+    }
+    assert wrong == {}
