@@ -24,10 +24,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_asgi(app: Any, *, timeout: float = 10.0) -> Iterator[str]:
-    """Run ``app`` on a loopback port in a thread; yields its base URL, stops it on exit."""
+def serve_asgi(app: Any, *, timeout: float = 10.0, lifespan: bool = False) -> Iterator[str]:
+    """Run ``app`` on a loopback port in a thread; yields its base URL, stops it on exit
+    (with ``lifespan``, after its shutdown has run: the hub's stops its servers)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on" if lifespan else "off",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -41,6 +48,7 @@ def serve_asgi(app: Any, *, timeout: float = 10.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout)
+        assert not thread.is_alive(), "the ASGI server did not shut down"
 
 
 @asynccontextmanager

@@ -7,8 +7,6 @@ cross the guard and the routes as a client's would, and its servers stop with it
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +18,6 @@ import pluggy
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
@@ -29,7 +26,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from starlette.applications import Starlette
 
 from mcp_integrations import openapi
 from mcp_integrations.app import create_app
@@ -38,7 +34,7 @@ from mcp_integrations.plugins import make_plugin_manager
 from mcp_integrations.settings import Settings
 from mcp_integrations.tokens import TokenTable, new_token
 from tests.conftest import FAST_RESTARTS
-from tests.helpers import free_port, live_children, wait_until
+from tests.helpers import live_children, serve_asgi, wait_until
 
 CHECKS = [
     not_a_server_error,
@@ -77,28 +73,6 @@ def fuzz_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-@contextmanager
-def serve(app: Starlette, timeout: float = 20.0) -> Iterator[str]:
-    """``app`` under uvicorn on a loopback port with its lifespan (unlike
-    ``helpers.serve_asgi``): routes need the manager, and shutdown stops its servers."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start under uvicorn")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout)
-        assert not thread.is_alive(), "the app did not shut down"
-
-
 @dataclass
 class Api:
     base_url: str
@@ -121,7 +95,7 @@ def running_api(data_dir: Path, settings: Settings | None = None) -> Iterator[Ap
         data_dir, settings=settings, plugin_manager=fuzz_plugin_manager(), policy=FAST_RESTARTS
     )
     try:
-        with serve(app) as base_url, requests.Session() as session:
+        with serve_asgi(app, timeout=20, lifespan=True) as base_url, requests.Session() as session:
             yield Api(base_url, session)
     finally:
         wait_until(lambda: not live_children(CONNECTORS), what="every server to stop")
