@@ -35,7 +35,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[test]", "mypy")
+    session.install("-e", ".[test]", "mypy", "types-jsonschema")
     session.run("mypy")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mcp_integrations.cli import DEFAULT_HOST, DEFAULT_PORT, parser
-from tests.helpers import pid_alive, toy_install, wait_until
+from tests.helpers import TOY_TOOLS, pid_alive, toy_install, wait_until
 from tests.serve import serve
 
 
@@ -43,7 +43,7 @@ def test_signal_stops_servers_and_restart_resumes_them(
 
     with serve(sys.executable, data_dir) as hub:
         listed = {i["id"]: i for i in hub.http.get("/integrations").json()["integrations"]}
-        assert listed["toy"]["tools_count"] == 3
+        assert listed["toy"]["tools_count"] == len(TOY_TOOLS)
         assert (listed["idle"]["status"], listed["idle"]["tools_count"]) == ("stopped", 0)
         resumed = wait_until(
             lambda: (
@@ -57,4 +57,4 @@ def test_signal_stops_servers_and_restart_resumes_them(
 
     with serve(sys.executable, data_dir) as hub:
         status = hub.http.get("/integrations/toy/status").json()
-        assert (status["status"], status["tools_count"]) == ("stopped", 3)
+        assert (status["status"], status["tools_count"]) == ("stopped", len(TOY_TOOLS))

@@ -10,8 +10,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from mcp_integrations.errors import AlreadyInstalled, NotFound, SecretsUnreadable
-from mcp_integrations.models import Integration, LaunchSpec, Status, ToolInfo
-from mcp_integrations.store import SCHEMA, SQLiteStore
+from mcp_integrations.models import Integration, IntegrationOptions, LaunchSpec, Status, ToolInfo
+from mcp_integrations.store import SQLiteStore
 from mcp_integrations.vault import KEY_ENV, Vault
 
 SPEC = LaunchSpec(
@@ -26,15 +26,25 @@ SPEC = LaunchSpec(
 def test_round_trip_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     store = SQLiteStore(path)
-    store.add(Integration("a", "src", SPEC))
-    store.set_tools("a", (ToolInfo("t", "does t", {"type": "object"}),), {"name": "srv"})
+    options = IntegrationOptions(call_timeout=5.0, start_on_demand=True)
+    store.add(Integration("a", "src", SPEC, options=options))
+    tool = ToolInfo.from_wire(
+        {
+            "name": "t",
+            "title": "T",
+            "inputSchema": {"type": "object"},
+            "annotations": {"readOnlyHint": True},
+        }
+    )
+    store.set_tools("a", (tool,), {"name": "srv"})
     store.set_desired("a", Status.RUNNING)
     store.close()
 
     reopened = SQLiteStore(path)
     (got,) = reopened.list()
     assert got.spec == SPEC and got.spec.env == {"TOKEN": "secret-value"}
-    assert got.tools == (ToolInfo("t", "does t", {"type": "object"}),)
+    assert got.tools == (tool,) and got.options == options
+    assert got.tools[0].to_json()["annotations"] == {"readOnlyHint": True}
     assert (got.desired, got.server_info) == (Status.RUNNING, {"name": "srv"})
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     reopened.close()
@@ -83,10 +93,19 @@ def test_no_trace_of_a_secret_after_delete(tmp_path: Path) -> None:
     store.close()
 
 
+#: The table as the first release made it: no ``options`` column, ``env`` in plain text.
+FIRST_SCHEMA = """
+CREATE TABLE integrations (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, spec TEXT NOT NULL, env TEXT NOT NULL,
+    desired TEXT NOT NULL, tools TEXT NOT NULL, server_info TEXT, installed_at REAL NOT NULL
+)
+"""
+
+
 def test_plaintext_rows_of_an_older_hub_are_sealed_on_open(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     with sqlite3.connect(path) as db:
-        db.execute(SCHEMA)
+        db.execute(FIRST_SCHEMA)
         db.execute(
             "INSERT INTO integrations VALUES ('a', 'src', ?, ?, 'stopped', '[]', NULL, 1.0)",
             (json.dumps(SPEC.public()), json.dumps(dict(SPEC.env))),
@@ -94,6 +113,7 @@ def test_plaintext_rows_of_an_older_hub_are_sealed_on_open(tmp_path: Path) -> No
     db.close()
     store = SQLiteStore(path)
     assert store.get("a").spec.env == {"TOKEN": "secret-value"}
+    assert store.get("a").options == IntegrationOptions()
     assert b"secret-value" not in _disk_bytes(tmp_path)
     store.close()
 

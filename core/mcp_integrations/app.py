@@ -17,7 +17,15 @@ from starlette.routing import Route
 
 from mcp_integrations import openapi
 from mcp_integrations.auth import Authentication, require
-from mcp_integrations.bodies import json_object, parse_install
+from mcp_integrations.bodies import (
+    json_object,
+    json_object_or_empty,
+    parse_call,
+    parse_install,
+    parse_prompt,
+)
+from mcp_integrations.calls import dumped, result_json
+from mcp_integrations.errors import BadRequest
 from mcp_integrations.guard import Guard
 from mcp_integrations.httperrors import EXCEPTION_HANDLERS
 from mcp_integrations.manager import Manager
@@ -76,6 +84,39 @@ async def tools(request: Request) -> Response:
     return JSONResponse({"tools": [tool.to_json() for tool in listed]})
 
 
+async def call_tool(request: Request) -> Response:
+    arguments, deadline = parse_call(json_object_or_empty(await request.body()))
+    calls = await _manager(request).calls(request.path_params["id"], deadline)
+    result = await calls.call_tool(request.path_params["name"], arguments)
+    return JSONResponse(result_json(result))
+
+
+async def resources(request: Request) -> Response:
+    calls = await _manager(request).calls(request.path_params["id"])
+    listed, templates = await calls.list_resources(), await calls.list_resource_templates()
+    return JSONResponse({"resources": dumped(listed), "resource_templates": dumped(templates)})
+
+
+async def read_resource(request: Request) -> Response:
+    uri = request.query_params.get("uri")
+    if not uri:
+        raise BadRequest("the query parameter 'uri' names the resource to read")
+    calls = await _manager(request).calls(request.path_params["id"])
+    return JSONResponse(result_json(await calls.read_resource(uri)))
+
+
+async def prompts(request: Request) -> Response:
+    calls = await _manager(request).calls(request.path_params["id"])
+    return JSONResponse({"prompts": dumped(await calls.list_prompts())})
+
+
+async def get_prompt(request: Request) -> Response:
+    arguments, deadline = parse_prompt(json_object_or_empty(await request.body()))
+    calls = await _manager(request).calls(request.path_params["id"], deadline)
+    result = await calls.get_prompt(request.path_params["name"], arguments)
+    return JSONResponse(result_json(result))
+
+
 async def openapi_document(request: Request) -> Response:
     return JSONResponse(openapi.document())
 
@@ -101,6 +142,11 @@ ROUTES = [
     ("/integrations/{id}/restart", restart, "POST", OPERATE, "restarting"),
     ("/integrations/{id}/status", status, "GET", READ, "reading status"),
     ("/integrations/{id}/tools", tools, "GET", READ, "listing tools"),
+    ("/integrations/{id}/tools/{name}/call", call_tool, "POST", OPERATE, "calling tools"),
+    ("/integrations/{id}/resources", resources, "GET", READ, "listing resources"),
+    ("/integrations/{id}/resources/read", read_resource, "GET", READ, "reading resources"),
+    ("/integrations/{id}/prompts", prompts, "GET", READ, "listing prompts"),
+    ("/integrations/{id}/prompts/{name}/get", get_prompt, "POST", READ, "getting prompts"),
     ("/openapi.json", openapi_document, "GET", READ, "reading the API's description"),
 ]
 

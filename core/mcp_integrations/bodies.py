@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from mcp_integrations.errors import BadRequest, InvalidId
-from mcp_integrations.models import InstallRequest
+from mcp_integrations.models import InstallRequest, IntegrationOptions
 
 #: How much of a bad value an error message may quote.
 PREVIEW_CHARS = 40
@@ -26,7 +26,9 @@ MAX_ID_CHARS = 64
 MAX_ENV_ENTRIES = 200
 MAX_ENV_VALUE_BYTES = 64 * 1024
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-TOP_LEVEL_FIELDS = ("source", "id", "env")
+TOP_LEVEL_FIELDS = ("source", "id", "env", "call_timeout", "start_on_demand")
+#: The longest a caller may let one call run, in seconds.
+MAX_TIMEOUT = 3600.0
 
 #: C0 and C1 control characters (Unicode category Cc) and lone surrogates
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -186,9 +188,61 @@ def _env(body: Mapping[str, Any]) -> dict[str, str]:
     return checked
 
 
+def timeout(body: Mapping[str, Any], field: str) -> float | None:
+    """A number of seconds in (0, 3600], or None when the field is absent."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"{field!r} must be a number of seconds, not {kind(value)}")
+    if not 0 < value <= MAX_TIMEOUT:
+        raise BadRequest(f"{field!r} must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+    return float(value)
+
+
+def _flag(body: Mapping[str, Any], field: str) -> bool:
+    value = body.get(field, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{field!r} must be true or false, not {kind(value)}")
+    return value
+
+
 def parse_install(body: Mapping[str, Any]) -> InstallRequest:
-    """``POST /integrations/install``: ``source``, ``id``, ``env``; other keys are options
-    for the plugin that resolves the source, which validates them itself."""
+    """``POST /integrations/install``: ``source``, ``id``, ``env``, the hub's options for
+    calls (``call_timeout``, ``start_on_demand``); other keys are options for the plugin
+    that resolves the source, which validates them itself."""
     source, integration_id, env = _source(body), _id(body), _env(body)
+    calls = IntegrationOptions(timeout(body, "call_timeout"), _flag(body, "start_on_demand"))
     options = {k: v for k, v in body.items() if k not in TOP_LEVEL_FIELDS}
-    return InstallRequest(source, integration_id, env, options)
+    return InstallRequest(source, integration_id, env, options, calls)
+
+
+def json_object_or_empty(raw: bytes) -> dict[str, Any]:
+    """A body that may be left out altogether (``curl -X POST`` with no ``-d``)."""
+    return json_object(raw) if raw.strip() else {}
+
+
+def _arguments(body: Mapping[str, Any], *, strings: bool) -> dict[str, Any]:
+    arguments = body.get("arguments", {})
+    if arguments is None:
+        return {}
+    if not isinstance(arguments, dict):
+        raise BadRequest(f"'arguments' must be an object, not {kind(arguments)}")
+    if strings:
+        for name, value in arguments.items():
+            if not isinstance(value, str):
+                raise BadRequest(
+                    f"prompt argument {preview(name)} must be a string, not {kind(value)}"
+                )
+    return arguments
+
+
+def parse_call(body: Mapping[str, Any]) -> tuple[dict[str, Any], float | None]:
+    """A tool call: ``arguments`` (an object, checked later against the tool's schema)
+    and an optional ``timeout`` in seconds."""
+    return _arguments(body, strings=False), timeout(body, "timeout")
+
+
+def parse_prompt(body: Mapping[str, Any]) -> tuple[dict[str, str], float | None]:
+    """A prompt: ``arguments`` mapping names to strings, as MCP has them, and ``timeout``."""
+    return _arguments(body, strings=True), timeout(body, "timeout")

@@ -142,6 +142,46 @@ class StartFailed(IntegrationsError):
     code = "start_failed"
 
 
+class NotRunning(IntegrationsError):
+    """A call to an integration that is not running (and does not start on demand)."""
+
+    status = 409
+    code = "not_running"
+
+
+class UnknownTool(NotFound):
+    code = "unknown_tool"
+
+
+class UnknownPrompt(NotFound):
+    code = "unknown_prompt"
+
+
+class UnknownResource(NotFound):
+    code = "unknown_resource"
+
+
+class InvalidArguments(IntegrationsError):
+    """Arguments that the tool's input schema refuses; the message names the field."""
+
+    status = 422
+    code = "invalid_arguments"
+
+
+class UpstreamError(IntegrationsError):
+    """The server answered a call with an error, or went away during it."""
+
+    status = 502
+    code = "upstream_error"
+
+
+class CallTimeout(IntegrationsError):
+    """The server did not answer in time; the call was cancelled on the server."""
+
+    status = 504
+    code = "call_timeout"
+
+
 class InvalidConnector(IntegrationsError):
     """A connector entry point is broken; a packaging bug, not the caller's."""
 

@@ -20,6 +20,7 @@ from anyio.abc import TaskGroup
 
 from mcp_integrations import envpolicy
 from mcp_integrations.auth import LOCAL_USER
+from mcp_integrations.calls import DEFAULT_CALL_TIMEOUT, Calls
 from mcp_integrations.errors import AlreadyInstalled, InvalidId, NotFound
 from mcp_integrations.logscrub import SecretSet
 from mcp_integrations.models import (
@@ -33,6 +34,7 @@ from mcp_integrations.models import (
 from mcp_integrations.plugins import Hooks
 from mcp_integrations.private import private_dir
 from mcp_integrations.redact import Redactor
+from mcp_integrations.relay import Caller
 from mcp_integrations.runtime import Runtime
 from mcp_integrations.store import Store
 from mcp_integrations.supervisor import RestartPolicy, Supervisor, list_all_tools
@@ -129,7 +131,11 @@ class Manager:
             try:
                 spec = await anyio.to_thread.run_sync(self.hooks.prepare, spec, workdir)
                 integration = Integration(
-                    integration_id, request.source, spec, installed_at=time.time()
+                    integration_id,
+                    request.source,
+                    spec,
+                    installed_at=time.time(),
+                    options=request.integration_options,
                 )
                 self.store.add(integration)
             except BaseException:
@@ -185,6 +191,18 @@ class Manager:
             if supervisor.accept_tools(tools):
                 self.store.set_tools(integration_id, supervisor.tools, supervisor.server_info)
         return supervisor.tools
+
+    async def calls(
+        self, integration_id: str, deadline: float | None = None, caller: Caller | None = None
+    ) -> Calls:
+        """Calls to a running integration, started first if it starts on demand; the
+        deadline is the caller's, else the integration's, else the hub's default."""
+        supervisor = self.get(integration_id)
+        options = supervisor.integration.options
+        if supervisor.connection is None and options.start_on_demand:
+            await self.start(integration_id)
+        seconds = deadline or options.call_timeout or DEFAULT_CALL_TIMEOUT
+        return Calls(supervisor, seconds, caller)
 
     async def resume(self) -> None:
         """Start what was running when the hub last stopped; failures stay in each status."""

@@ -48,6 +48,23 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class IntegrationOptions:
+    """How the hub treats calls to an integration: ``call_timeout`` in seconds (None: the
+    hub's default) and whether a call to a stopped integration starts it."""
+
+    call_timeout: float | None = None
+    start_on_demand: bool = False
+
+    def to_json(self) -> JSON:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> IntegrationOptions:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
 class InstallRequest:
     """A parsed ``POST /integrations/install`` body; ``options`` keeps the fields plugins read."""
 
@@ -55,6 +72,7 @@ class InstallRequest:
     id: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    integration_options: IntegrationOptions = field(default_factory=IntegrationOptions)
 
 
 @dataclass(frozen=True)
@@ -106,12 +124,17 @@ class LaunchSpec:
 
 @dataclass(frozen=True)
 class ToolInfo:
+    """A tool as its server listed it. ``wire`` keeps every field the server sent (title,
+    annotations, outputSchema, icons, ``_meta``), as it sent them."""
+
     name: str
     description: str = ""
     input_schema: JSON = field(default_factory=dict)
+    wire: JSON = field(default_factory=dict)
 
     def to_json(self) -> JSON:
         return {
+            **self.wire,
             "name": self.name,
             "description": self.description,
             "input_schema": self.input_schema,
@@ -119,9 +142,17 @@ class ToolInfo:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ToolInfo:
-        return cls(
-            data["name"], data.get("description") or "", dict(data.get("input_schema") or {})
-        )
+        wire = {k: v for k, v in data.items() if k != "input_schema"}
+        schema = data.get("input_schema") or data.get("inputSchema") or {}
+        return cls(data["name"], data.get("description") or "", dict(schema), wire)
+
+    @classmethod
+    def from_wire(cls, wire: JSON) -> ToolInfo:
+        """From a ``tools/list`` entry, camelCase as on the wire (a missing description
+        stored as ``""``, as the API shows it)."""
+        schema = wire.get("inputSchema") or {}
+        description = wire.get("description") or ""
+        return cls(wire["name"], description, dict(schema), {**wire, "description": description})
 
 
 @dataclass
@@ -135,6 +166,7 @@ class Integration:
     tools: tuple[ToolInfo, ...] = ()
     server_info: JSON | None = None
     installed_at: float = 0.0
+    options: IntegrationOptions = field(default_factory=IntegrationOptions)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 from mcp import ClientSession
+from mcp.client.session import (
+    ElicitationFnT,
+    ListRootsFnT,
+    LoggingFnT,
+    MessageHandlerFnT,
+    SamplingFnT,
+)
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
 
 
 @dataclass
@@ -25,6 +34,31 @@ class Connection:
     stderr_tail: str = ""
 
 
+@dataclass(frozen=True)
+class ClientHandlers:
+    """What the hub's client session does with what a server sends unasked: requests for
+    sampling, elicitation and roots, log messages and other notifications. Given, they
+    are also what the hub declares it can do, so servers show every tool they have."""
+
+    sampling: SamplingFnT | None = None
+    elicitation: ElicitationFnT | None = None
+    list_roots: ListRootsFnT | None = None
+    logging: LoggingFnT | None = None
+    message: MessageHandlerFnT | None = None
+
+    def session(
+        self, read: ReadStream[SessionMessage | Exception], write: WriteStream[SessionMessage]
+    ) -> ClientSession:
+        kwargs: dict[str, Any] = {
+            "sampling_callback": self.sampling,
+            "elicitation_callback": self.elicitation,
+            "list_roots_callback": self.list_roots,
+            "logging_callback": self.logging,
+            "message_handler": self.message,
+        }
+        return ClientSession(read, write, **{k: v for k, v in kwargs.items() if v is not None})
+
+
 def describe_exit(exit_code: int | None, stderr_tail: str) -> str:
     """How a server went away, in words for ``last_error`` and start failures."""
     text = f"the server exited with code {exit_code}"
@@ -32,7 +66,8 @@ def describe_exit(exit_code: int | None, stderr_tail: str) -> str:
 
 
 class Runtime(Protocol):
-    """Starts one server; entering ``connect()`` gives a live session, leaving it stops and
-    reaps the server (TERM to the process group, a grace period, then KILL)."""
+    """Starts one server; entering ``connect()`` gives a live session made by
+    ``handlers.session``, leaving it stops and reaps the server (TERM to the process
+    group, a grace period, then KILL)."""
 
-    def connect(self) -> AbstractAsyncContextManager[Connection]: ...
+    def connect(self, handlers: ClientHandlers) -> AbstractAsyncContextManager[Connection]: ...

@@ -24,7 +24,7 @@ from mcp_integrations import processes
 from mcp_integrations.errors import StartFailed
 from mcp_integrations.private import open_private
 from mcp_integrations.redact import Redactor
-from mcp_integrations.runtime import Connection, describe_exit
+from mcp_integrations.runtime import ClientHandlers, Connection, describe_exit
 
 STDERR_TAIL_LINES = 20
 EXIT_SETTLE_SECS = 1.5
@@ -176,6 +176,7 @@ async def stdio_connection(
     redact: Redactor,
     grace: float,
     start_timeout: float,
+    handlers: ClientHandlers,
 ) -> AsyncIterator[Connection]:
     """Start ``command``, hand over an initialized session; on exit stop and reap the group."""
     try:
@@ -192,7 +193,7 @@ async def stdio_connection(
             tg.start_soon(server.pump_stderr)
             tg.start_soon(server.watch_exit)
             try:
-                async with ClientSession(from_server, to_server) as session:
+                async with handlers.session(from_server, to_server) as session:
                     try:
                         await _initialize(session, server.exited, start_timeout)
                     except _Exited:

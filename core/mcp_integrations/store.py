@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mcp_integrations.errors import AlreadyInstalled, NotFound
-from mcp_integrations.models import Integration, LaunchSpec, Status, ToolInfo
+from mcp_integrations.models import (
+    Integration,
+    IntegrationOptions,
+    LaunchSpec,
+    Status,
+    ToolInfo,
+)
 from mcp_integrations.private import private_dir, touch_private
 from mcp_integrations.vault import Vault
 
@@ -28,9 +34,13 @@ CREATE TABLE IF NOT EXISTS integrations (
     desired      TEXT NOT NULL,
     tools        TEXT NOT NULL,
     server_info  TEXT,
-    installed_at REAL NOT NULL
+    installed_at REAL NOT NULL,
+    options      TEXT NOT NULL DEFAULT '{}'
 )
 """
+#: Columns added since the first release, for databases made before them.
+ADDED_COLUMNS = {"options": "TEXT NOT NULL DEFAULT '{}'"}
+COLUMNS = "id, source, spec, env, desired, tools, server_info, installed_at, options"
 
 
 class Store(Protocol):
@@ -61,6 +71,10 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute(SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(integrations)")}
+        for column, definition in ADDED_COLUMNS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE integrations ADD COLUMN {column} {definition}")
         self._lock = threading.Lock()
         self._seal_plaintext_rows()
 
@@ -74,7 +88,7 @@ class SQLiteStore:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _row(self, row: tuple[Any, ...]) -> Integration:
-        id_, source, spec, env, desired, tools, server_info, installed_at = row
+        id_, source, spec, env, desired, tools, server_info, installed_at, options = row
         return Integration(
             id=id_,
             source=source,
@@ -83,12 +97,13 @@ class SQLiteStore:
             tools=tuple(ToolInfo.from_json(t) for t in json.loads(tools)),
             server_info=json.loads(server_info) if server_info else None,
             installed_at=installed_at,
+            options=IntegrationOptions.from_json(json.loads(options)),
         )
 
     def get(self, integration_id: str) -> Integration:
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM integrations WHERE id = ?", (integration_id,)
+                f"SELECT {COLUMNS} FROM integrations WHERE id = ?", (integration_id,)
             ).fetchone()
         if row is None:
             raise NotFound.integration(integration_id)
@@ -97,7 +112,7 @@ class SQLiteStore:
     def list(self) -> list[Integration]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM integrations ORDER BY installed_at, id"
+                f"SELECT {COLUMNS} FROM integrations ORDER BY installed_at, id"
             ).fetchall()
         return [self._row(row) for row in rows]
 
@@ -111,10 +126,14 @@ class SQLiteStore:
             json.dumps([t.to_json() for t in integration.tools]),
             json.dumps(integration.server_info) if integration.server_info else None,
             integration.installed_at or time.time(),
+            json.dumps(integration.options.to_json()),
         )
         try:
             with self._lock:
-                self._db.execute("INSERT INTO integrations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+                self._db.execute(
+                    f"INSERT INTO integrations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
         except sqlite3.IntegrityError:
             raise AlreadyInstalled(
                 f"an integration with id {integration.id!r} is installed"

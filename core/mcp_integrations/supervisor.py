@@ -11,18 +11,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
+import mcp_types as types
 from anyio.abc import TaskGroup
+from jsonschema.protocols import Validator
 from mcp import ClientSession
 from mcp.types import PaginatedRequestParams
+from pydantic import BaseModel
 
 from mcp_integrations.errors import IntegrationsError, MissingEnv, StartFailed
 from mcp_integrations.models import JSON, Integration, IntegrationEvent, Status, ToolInfo
+from mcp_integrations.redact import Redactor
+from mcp_integrations.relay import Relay
 from mcp_integrations.runtime import Connection, Runtime, describe_exit
 
 logger = logging.getLogger(__name__)
+ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,8 @@ async def list_all_tools(session: ClientSession) -> tuple[ToolInfo, ...]:
         params = PaginatedRequestParams(cursor=cursor) if cursor else None
         result = await session.list_tools(params=params)
         tools.extend(
-            ToolInfo(t.name, t.description or "", dict(t.input_schema or {})) for t in result.tools
+            ToolInfo.from_wire(t.model_dump(mode="json", by_alias=True, exclude_none=True))
+            for t in result.tools
         )
         cursor = result.next_cursor
         if not cursor:
@@ -76,10 +83,14 @@ class Supervisor:
         on_event: Callable[[IntegrationEvent], None],
         on_tools: Callable[[tuple[ToolInfo, ...], JSON | None], None],
         policy: RestartPolicy,
-        redact: Callable[[str], str] = str,
+        redact: Redactor | None = None,
+        on_notification: Callable[[str, types.ServerNotification], None] | None = None,
     ) -> None:
         self.integration = integration
-        self.redact = redact
+        self.redact = redact or Redactor([])
+        self.relay = Relay()
+        self.validators: dict[str, Validator] = {}
+        self._on_notification = on_notification
         self._make_runtime = make_runtime
         self._on_event = on_event
         self._on_tools = on_tools
@@ -200,7 +211,7 @@ class Supervisor:
         """One life of the server; the seconds it ran, or None if it never came up."""
         began: float | None = None
         try:
-            async with runtime.connect() as connection:
+            async with runtime.connect(self.relay.handlers()) as connection:
                 with anyio.fail_after(self.policy.tools_timeout):
                     tools = await list_all_tools(connection.session)
                 info = connection.session.server_info
@@ -213,7 +224,10 @@ class Supervisor:
                 began = self._started_monotonic = time.monotonic()
                 self._set(Status.RUNNING)
                 self._ready.set()
-                await _until_either(self._stop_requested, connection.exited)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._follow, connection)
+                    await _until_either(self._stop_requested, connection.exited)
+                    tg.cancel_scope.cancel()
                 if self._stop_requested.is_set():
                     self._set(Status.STOPPING)
             if not self._stop_requested.is_set():
@@ -232,6 +246,22 @@ class Supervisor:
             self.connection = None
         return None if began is None else time.monotonic() - began
 
+    async def _follow(self, connection: Connection) -> None:
+        """What the server says unasked: a changed tool list is fetched at once (so status
+        and ``/tools`` agree), log messages go to the callers in flight, and everything
+        goes on to the hub's observers."""
+        async for notification in self.relay.notifications():
+            if isinstance(notification, types.ToolListChangedNotification):
+                with anyio.move_on_after(self.policy.tools_timeout):
+                    tools = await list_all_tools(connection.session)
+                    if self.accept_tools(tools):
+                        self._on_tools(self.tools, self.server_info)
+            elif isinstance(notification, types.LoggingMessageNotification):
+                for caller in self.relay.callers():
+                    await caller.log(notification.params)
+            if self._on_notification is not None:
+                self._on_notification(self.integration.id, notification)
+
     def _scrubbed(self, data: Any) -> Any:
         """What a server says about itself, with any secret it echoes masked."""
         if isinstance(data, str):
@@ -244,9 +274,19 @@ class Supervisor:
 
     def accept_tools(self, tools: tuple[ToolInfo, ...]) -> bool:
         """Take a freshly listed set of tools; True when it differs from the last one."""
-        scrubbed = tuple(ToolInfo.from_json(self._scrubbed(tool.to_json())) for tool in tools)
+        scrubbed = tuple(ToolInfo.from_wire(self._scrubbed(tool.wire)) for tool in tools)
         changed, self.tools = scrubbed != self.tools, scrubbed
+        if changed:
+            self.validators.clear()
         return changed
+
+    def scrubbed_model(self, result: ResultT) -> ResultT:
+        """A server's answer with the integration's secrets masked in every string."""
+        if not self.redact:
+            return result
+        data = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        scrubbed = self._scrubbed(data)
+        return result if scrubbed == data else type(result).model_validate(scrubbed)
 
     def status_json(self) -> dict[str, Any]:
         return {

@@ -1,11 +1,17 @@
 """A real MCP server for tests, whose misbehaviour is chosen by environment variables.
 
+Beyond a few tools it has what a client of the hub must reach through it: a titled tool
+with annotations and structured output, progress, log messages, sampling, elicitation,
+roots, a slow tool (for deadlines and cancellation), a tool that adds a tool (for
+``tools/list_changed``), resources, a resource template and a prompt.
+
 TOY_EXIT_AT_START=N  exit with code N before the MCP handshake (after writing to stderr)
 TOY_IGNORE_TERM=1    ignore SIGTERM, so only SIGKILL stops it
 TOY_CHILD_PIDFILE=F  start a grandchild (``sleep``) in the same process group, pid written to F
 TOY_SECRET           printed to stderr at startup, to check that logs scrub it
 TOY_SECRET_FORMS=1   also print it URL-encoded, in Basic auth, JSON-escaped, upper-cased
                      and split across two lines
+TOY_CANCEL_MARKER=F  written when a call of ``slow`` is cancelled
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+import anyio
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.types import SamplingMessage, TextContent, ToolAnnotations
+from pydantic import BaseModel
 
 server = MCPServer("toy", version="1.2.3")
 
@@ -40,6 +50,97 @@ def crash(code: int = 3) -> str:
 def pid() -> int:
     """The server's own process id."""
     return os.getpid()
+
+
+@server.tool(title="Add two numbers", annotations=ToolAnnotations(read_only_hint=True))
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@server.tool()
+async def slow(seconds: float, ctx: Context) -> str:
+    """Sleep, reporting progress each tenth of the way; cancellable."""
+    try:
+        for step in range(10):
+            await ctx.report_progress(step, 10, f"step {step}")
+            await anyio.sleep(seconds / 10)
+    except anyio.get_cancelled_exc_class():
+        if marker := os.environ.get("TOY_CANCEL_MARKER"):
+            # Synchronously: any await in a cancelled scope is cancelled at once.
+            Path(marker).write_text("cancelled")  # noqa: ASYNC240
+        raise
+    return "done"
+
+
+@server.tool()
+async def chatty(ctx: Context) -> str:
+    """Send two log messages, then answer."""
+    await ctx.request_context.session.send_log_message("info", "first note", logger="toy")
+    await ctx.request_context.session.send_log_message("warning", "second note", logger="toy")
+    return "said"
+
+
+@server.tool()
+async def sample(prompt: str, ctx: Context) -> str:
+    """Ask the client's model and return its text."""
+    result = await ctx.request_context.session.create_message(
+        [SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+        max_tokens=50,
+    )
+    content = result.content
+    return content.text if isinstance(content, TextContent) else repr(content)
+
+
+class Name(BaseModel):
+    name: str
+
+
+@server.tool()
+async def ask_name(ctx: Context) -> str:
+    """Ask the user for a name by elicitation."""
+    answer = await ctx.elicit("What is your name?", Name)
+    return (
+        f"hello {answer.data.name}" if answer.action == "accept" and answer.data else answer.action
+    )
+
+
+@server.tool()
+async def roots(ctx: Context) -> list[str]:
+    """The client's roots."""
+    listed = await ctx.request_context.session.list_roots()
+    return [str(root.uri) for root in listed.roots]
+
+
+@server.tool()
+async def grow(ctx: Context) -> str:
+    """Add a tool named ``grown`` and announce that the tool list changed."""
+
+    def grown() -> str:
+        """A tool that was not there at start."""
+        return "grown"
+
+    server.add_tool(grown)
+    await ctx.request_context.session.send_tool_list_changed()
+    return "added"
+
+
+@server.resource("toy://greeting", mime_type="text/plain")
+def greeting() -> str:
+    """A fixed greeting."""
+    return "hello from toy"
+
+
+@server.resource("toy://items/{number}")
+def item(number: str) -> str:
+    """Item by number."""
+    return f"item {number}"
+
+
+@server.prompt()
+def greet(name: str) -> str:
+    """Greet someone by name."""
+    return f"Please greet {name} warmly."
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from mcp_integrations import hookimpl, processes
 from mcp_integrations.models import LaunchSpec
 from mcp_integrations.redact import Redactor
-from mcp_integrations.runtime import Connection
+from mcp_integrations.runtime import ClientHandlers, Connection
 from mcp_integrations.stdio import stdio_connection
 
 GRACE_SECS = 5.0
@@ -25,7 +25,7 @@ class SubprocessRuntime:
     start_timeout: float
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[Connection]:
+    async def connect(self, handlers: ClientHandlers) -> AsyncIterator[Connection]:
         secrets = [self.spec.env[name] for name in self.spec.secret_env if name in self.spec.env]
         async with stdio_connection(
             self.spec.command,
@@ -34,6 +34,7 @@ class SubprocessRuntime:
             redact=Redactor(secrets),
             grace=self.grace,
             start_timeout=self.start_timeout,
+            handlers=handlers,
         ) as connection:
             yield connection
 

@@ -1,0 +1,205 @@
+"""Requests to a running server on behalf of the hub's clients: tools, resources, prompts.
+
+Arguments are checked against the tool's input schema before the server sees them, every
+call has a deadline (the server is told to cancel when it passes), and what comes back
+is the MCP result as the server sent it, with the integration's secrets masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import anyio
+import mcp_types as types
+from jsonschema import exceptions as schema_errors
+from jsonschema import validators
+from jsonschema.protocols import Validator
+from mcp import ClientSession
+from mcp.shared.dispatcher import ProgressFnT
+from mcp.shared.exceptions import MCPError
+from mcp_types import RequestParamsMeta
+from pydantic import BaseModel
+
+from mcp_integrations.errors import (
+    CallTimeout,
+    InvalidArguments,
+    NotRunning,
+    UnknownPrompt,
+    UnknownResource,
+    UnknownTool,
+    UpstreamError,
+)
+from mcp_integrations.models import JSON, ToolInfo
+from mcp_integrations.relay import Caller
+from mcp_integrations.supervisor import Supervisor
+
+DEFAULT_CALL_TIMEOUT = 60.0
+#: JSON-RPC error codes servers use for "no such resource" and "no such prompt or tool".
+RESOURCE_NOT_FOUND = -32002
+T = TypeVar("T")
+
+
+def result_json(result: BaseModel) -> JSON:
+    """An MCP model as it goes on the wire: camelCase, no nulls."""
+    data: JSON = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return data
+
+
+def dumped(items: Iterable[BaseModel]) -> list[JSON]:
+    return [result_json(item) for item in items]
+
+
+def _validator(tool: ToolInfo) -> Validator:
+    schema = tool.input_schema or {"type": "object"}
+    cls = validators.validator_for(schema, default=validators.Draft202012Validator)
+    return cls(schema)
+
+
+def check_arguments(tool: ToolInfo, arguments: JSON, cache: dict[str, Validator]) -> None:
+    """Raise ``InvalidArguments`` naming the first field the input schema refuses."""
+    validator = cache.get(tool.name)
+    if validator is None:
+        try:
+            validator = cache[tool.name] = _validator(tool)
+        except schema_errors.SchemaError:
+            return  # a server's broken schema is the server's to enforce
+    error = schema_errors.best_match(validator.iter_errors(arguments))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(the arguments)"
+        raise InvalidArguments(f"argument {where!r} of tool {tool.name!r}: {error.message[:200]}")
+
+
+class Calls:
+    """The calls one supervisor's server answers, each within ``timeout`` seconds, on
+    behalf of ``caller`` (who may be asked back), for REST routes and the MCP gateway."""
+
+    def __init__(
+        self, supervisor: Supervisor, timeout: float, caller: Caller | None = None
+    ) -> None:
+        self.supervisor = supervisor
+        self.timeout = timeout
+        self.caller = caller
+
+    def _session(self) -> ClientSession:
+        connection = self.supervisor.connection
+        if connection is None:
+            raise NotRunning(
+                f"integration {self.supervisor.integration.id!r} is {self.supervisor.status}; "
+                'start it first, or install it with "start_on_demand": true'
+            )
+        return connection.session
+
+    @asynccontextmanager
+    async def _upstream(self, what: str) -> AsyncIterator[None]:
+        """One request: its deadline, the caller it may ask back, its errors typed."""
+        timeout = self.timeout
+        with self.supervisor.relay.calling(self.caller):
+            try:
+                with anyio.fail_after(timeout):
+                    yield
+            except TimeoutError:
+                raise CallTimeout(
+                    f"{what} did not answer within {timeout:g}s; the call was cancelled"
+                ) from None
+            except MCPError as exc:
+                message = self.supervisor.redact(exc.error.message)
+                if exc.code == RESOURCE_NOT_FOUND:
+                    raise UnknownResource(message) from None
+                if exc.code == types.INVALID_PARAMS:
+                    raise InvalidArguments(f"the server refused {what}: {message}") from None
+                raise UpstreamError(f"{what} failed: {message}") from None
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
+                raise UpstreamError(f"the server went away during {what}") from None
+
+    def tool(self, name: str) -> ToolInfo:
+        for tool in self.supervisor.tools:
+            if tool.name == name:
+                return tool
+        raise UnknownTool(
+            f"integration {self.supervisor.integration.id!r} has no tool {name[:100]!r}"
+        )
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: JSON,
+        progress: ProgressFnT | None = None,
+        meta: RequestParamsMeta | None = None,
+    ) -> types.CallToolResult:
+        session = self._session()
+        check_arguments(self.tool(name), arguments, self.supervisor.validators)
+        async with self._upstream(f"tool {name!r}"):
+            result = await session.call_tool(
+                name, arguments, progress_callback=progress, meta=meta or None
+            )
+        return self.supervisor.scrubbed_model(result)
+
+    async def _all_pages(
+        self,
+        what: str,
+        fetch: Callable[[types.PaginatedRequestParams | None], Awaitable[T]],
+        items: Callable[[T], list[Any]],
+    ) -> list[Any]:
+        found: list[Any] = []
+        cursor: str | None = None
+        async with self._upstream(what):
+            while True:
+                page = await fetch(types.PaginatedRequestParams(cursor=cursor) if cursor else None)
+                found.extend(items(page))
+                cursor = getattr(page, "next_cursor", None)
+                if not cursor:
+                    return found
+
+    def _offers(self, capability: str) -> bool:
+        capabilities = self._session().server_capabilities
+        return capabilities is not None and getattr(capabilities, capability) is not None
+
+    async def list_resources(self) -> list[types.Resource]:
+        if not self._offers("resources"):
+            return []
+        session = self._session()
+        return await self._all_pages(
+            "resources/list",
+            lambda params: session.list_resources(params=params),
+            lambda page: list(page.resources),
+        )
+
+    async def list_resource_templates(self) -> list[types.ResourceTemplate]:
+        if not self._offers("resources"):
+            return []
+        session = self._session()
+        return await self._all_pages(
+            "resources/templates/list",
+            lambda params: session.list_resource_templates(params=params),
+            lambda page: list(page.resource_templates),
+        )
+
+    async def read_resource(self, uri: str) -> types.ReadResourceResult:
+        session = self._session()
+        if not self._offers("resources"):
+            raise UnknownResource(
+                f"integration {self.supervisor.integration.id!r} offers no resources"
+            )
+        async with self._upstream("resources/read"):
+            result = await session.read_resource(uri)
+        return self.supervisor.scrubbed_model(result)
+
+    async def list_prompts(self) -> list[types.Prompt]:
+        if not self._offers("prompts"):
+            return []
+        session = self._session()
+        return await self._all_pages(
+            "prompts/list",
+            lambda params: session.list_prompts(params=params),
+            lambda page: list(page.prompts),
+        )
+
+    async def get_prompt(self, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
+        session = self._session()
+        if not self._offers("prompts"):
+            raise UnknownPrompt(f"integration {self.supervisor.integration.id!r} offers no prompts")
+        async with self._upstream(f"prompt {name!r}"):
+            result = await session.get_prompt(name, arguments)
+        return self.supervisor.scrubbed_model(result)

@@ -1,0 +1,120 @@
+"""What a server sends the hub unasked, relayed to the hub's own clients.
+
+A server may ask its client to sample, elicit or list roots while it serves a call; the
+hub is that client, so it asks the client whose call is in flight in turn (the earliest
+one that declared the capability, when calls of several clients overlap), and answers
+with an error when none can. Notifications (log messages, list changes, resource
+updates) go through a queue that the supervisor drains, never on the session's own read
+loop, which must not wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+import anyio
+import mcp_types as types
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.client.session import ClientRequestContext, IncomingMessage
+
+from mcp_integrations.runtime import ClientHandlers
+
+SAMPLING, ELICITATION, ROOTS = "sampling", "elicitation", "roots"
+#: Notifications waiting for the supervisor; past this, the oldest are dropped.
+QUEUE_SIZE = 256
+
+
+class Caller(Protocol):
+    """A client of the hub whose request an integration is serving."""
+
+    def can(self, capability: str) -> bool: ...
+
+    async def sample(
+        self, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData: ...
+
+    async def elicit(
+        self, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData: ...
+
+    async def list_roots(self) -> types.ListRootsResult | types.ErrorData: ...
+
+    async def log(self, params: types.LoggingMessageNotificationParams) -> None: ...
+
+
+def _nobody(capability: str) -> types.ErrorData:
+    return types.ErrorData(
+        code=types.INVALID_REQUEST,
+        message=f"no client of the hub that supports {capability} is waiting on this server",
+    )
+
+
+class Relay:
+    """One integration's relay: the callers in flight and the queue of notifications."""
+
+    def __init__(self) -> None:
+        self._callers: list[Caller] = []
+        self._send: MemoryObjectSendStream[types.ServerNotification]
+        self._receive: MemoryObjectReceiveStream[types.ServerNotification]
+        self._send, self._receive = anyio.create_memory_object_stream[types.ServerNotification](
+            QUEUE_SIZE
+        )
+
+    @contextmanager
+    def calling(self, caller: Caller | None) -> Iterator[None]:
+        """While the block runs, server-to-client requests may go to ``caller``."""
+        if caller is None:
+            yield
+            return
+        self._callers.append(caller)
+        try:
+            yield
+        finally:
+            self._callers.remove(caller)
+
+    def callers(self) -> list[Caller]:
+        return list(self._callers)
+
+    def _caller_for(self, capability: str) -> Caller | None:
+        return next((c for c in self._callers if c.can(capability)), None)
+
+    def handlers(self) -> ClientHandlers:
+        return ClientHandlers(
+            sampling=self._sampling,
+            elicitation=self._elicitation,
+            list_roots=self._list_roots,
+            message=self._message,
+        )
+
+    async def _sampling(
+        self, context: ClientRequestContext, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
+        caller = self._caller_for(SAMPLING)
+        return await caller.sample(params) if caller else _nobody(SAMPLING)
+
+    async def _elicitation(
+        self, context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
+        caller = self._caller_for(ELICITATION)
+        return await caller.elicit(params) if caller else _nobody(ELICITATION)
+
+    async def _list_roots(
+        self, context: ClientRequestContext
+    ) -> types.ListRootsResult | types.ErrorData:
+        caller = self._caller_for(ROOTS)
+        return await caller.list_roots() if caller else types.ListRootsResult(roots=[])
+
+    async def _message(self, message: IncomingMessage) -> None:
+        if isinstance(message, Exception):
+            return
+        try:
+            self._send.send_nowait(message)
+        except anyio.WouldBlock:
+            self._receive.receive_nowait()
+            self._send.send_nowait(message)
+
+    def notifications(self) -> MemoryObjectReceiveStream[types.ServerNotification]:
+        """The queue the supervisor drains while the server runs."""
+        return self._receive
