@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from mcp_integrations import openapi
 from mcp_integrations.auth import Authentication, require
@@ -26,6 +27,7 @@ from mcp_integrations.bodies import (
 )
 from mcp_integrations.calls import dumped, result_json
 from mcp_integrations.errors import BadRequest
+from mcp_integrations.gateway import Gateway
 from mcp_integrations.guard import Guard
 from mcp_integrations.httperrors import EXCEPTION_HANDLERS
 from mcp_integrations.manager import Manager
@@ -121,6 +123,24 @@ async def openapi_document(request: Request) -> Response:
     return JSONResponse(openapi.document())
 
 
+class McpEndpoint:
+    """``/mcp`` (every running integration) and ``/integrations/{id}/mcp`` (one): MCP over
+    streamable HTTP, for operators, since clients call tools there."""
+
+    def __init__(self, *, single: bool) -> None:
+        self.single = single
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        require(request.state.principal, Role.OPERATOR, "using the MCP endpoints")
+        gateway: Gateway = request.app.state.gateway
+        if self.single:
+            endpoint = await gateway.single(request.path_params["id"])
+        else:
+            endpoint = gateway.aggregate
+        await endpoint(scope, receive, send)
+
+
 def _guarded(handler: Handler, role: Role, action: str) -> Handler:
     """The route, for callers whose role allows it (``Authentication`` named the caller)."""
 
@@ -190,20 +210,28 @@ def create_app(
         try:
             async with anyio.create_task_group() as tg:
                 manager = Manager(store, hooks, data_dir, tg, policy)
-                app.state.manager = manager
+                gateway = Gateway(manager, tg)
+                await gateway.start()
+                app.state.manager, app.state.gateway = manager, gateway
                 tg.start_soon(manager.resume)
                 try:
                     yield
                 finally:
+                    gateway.close()
                     await manager.aclose()
                     tg.cancel_scope.cancel()
         finally:
             store.close()
 
+    mcp_methods = ["GET", "POST", "DELETE"]
     return Starlette(
         routes=[
-            Route(path, _guarded(fn, role, action), methods=[method])
-            for path, fn, method, role, action in ROUTES
+            *(
+                Route(path, _guarded(fn, role, action), methods=[method])
+                for path, fn, method, role, action in ROUTES
+            ),
+            Route("/mcp", McpEndpoint(single=False), methods=mcp_methods),
+            Route("/integrations/{id}/mcp", McpEndpoint(single=True), methods=mcp_methods),
         ],
         middleware=_middleware(settings, hooks),
         exception_handlers=EXCEPTION_HANDLERS,

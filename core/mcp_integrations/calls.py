@@ -39,6 +39,7 @@ DEFAULT_CALL_TIMEOUT = 60.0
 #: JSON-RPC error codes servers use for "no such resource" and "no such prompt or tool".
 RESOURCE_NOT_FOUND = -32002
 T = TypeVar("T")
+ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
 def result_json(result: BaseModel) -> JSON:
@@ -104,12 +105,14 @@ class Calls:
                     f"{what} did not answer within {timeout:g}s; the call was cancelled"
                 ) from None
             except MCPError as exc:
-                message = self.supervisor.redact(exc.error.message)
-                if exc.code == RESOURCE_NOT_FOUND:
-                    raise UnknownResource(message) from None
-                if exc.code == types.INVALID_PARAMS:
-                    raise InvalidArguments(f"the server refused {what}: {message}") from None
-                raise UpstreamError(f"{what} failed: {message}") from None
+                message, code = self.supervisor.redact(exc.error.message), exc.code
+                if code == RESOURCE_NOT_FOUND:
+                    raise UnknownResource(message, mcp_code=code) from None
+                if code == types.INVALID_PARAMS:
+                    raise InvalidArguments(
+                        f"the server refused {what}: {message}", mcp_code=code
+                    ) from None
+                raise UpstreamError(f"{what} failed: {message}", mcp_code=code) from None
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
                 raise UpstreamError(f"the server went away during {what}") from None
 
@@ -203,3 +206,14 @@ class Calls:
         async with self._upstream(f"prompt {name!r}"):
             result = await session.get_prompt(name, arguments)
         return self.supervisor.scrubbed_model(result)
+
+    async def forward(self, request: Any, result_type: type[ResultT], what: str) -> ResultT:
+        """Any other request (completion, log level, subscriptions), as the client sent it."""
+        session = self._session()
+        async with self._upstream(what):
+            result = await session.send_request(request, result_type)
+        return result
+
+    def offers(self, capability: str) -> bool:
+        """Whether the running server declared ``capability`` (``prompts``, ``logging``...)."""
+        return self._offers(capability)

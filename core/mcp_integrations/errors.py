@@ -9,10 +9,13 @@ class IntegrationsError(Exception):
     status: int = 500
     code: str = "internal_error"
     headers: dict[str, str] | None = None
+    #: The JSON-RPC error code a server answered with, when the error is the server's.
+    mcp_code: int | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, mcp_code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.mcp_code = mcp_code
 
 
 class BadRequest(IntegrationsError):

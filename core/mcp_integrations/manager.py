@@ -10,12 +10,13 @@ import os
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import mcp_types as types
 from anyio.abc import TaskGroup
 
 from mcp_integrations import envpolicy
@@ -26,6 +27,7 @@ from mcp_integrations.logscrub import SecretSet
 from mcp_integrations.models import (
     InstallRequest,
     Integration,
+    IntegrationEvent,
     LaunchSpec,
     Principal,
     Status,
@@ -39,6 +41,7 @@ from mcp_integrations.runtime import Runtime
 from mcp_integrations.store import Store
 from mcp_integrations.supervisor import RestartPolicy, Supervisor, list_all_tools
 
+Listener = Callable[[str, "types.ServerNotification | IntegrationEvent"], None]
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -70,6 +73,8 @@ class Manager:
         self._supervisors: dict[str, Supervisor] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self.secrets = SecretSet()
+        #: Told of every status change and of what servers say unasked; must not block.
+        self.listeners: list[Listener] = []
         for integration in store.list():
             self._supervisors[integration.id] = self._supervisor(integration)
 
@@ -95,12 +100,22 @@ class Manager:
         supervisor = Supervisor(
             integration,
             make_runtime,
-            on_event=self.hooks.integration_event,
+            on_event=self._event,
+            on_notification=self._notification,
             on_tools=on_tools,
             policy=self.policy,
             redact=self._redactor(integration.id, integration.spec),
         )
         return supervisor
+
+    def _event(self, event: IntegrationEvent) -> None:
+        self.hooks.integration_event(event)
+        for listener in self.listeners:
+            listener(event.id, event)
+
+    def _notification(self, integration_id: str, notification: types.ServerNotification) -> None:
+        for listener in self.listeners:
+            listener(integration_id, notification)
 
     def get(self, integration_id: str) -> Supervisor:
         check_id(integration_id)

@@ -1,0 +1,310 @@
+"""An MCP server (the SDK's low-level ``Server``) whose every handler forwards to the
+integrations of a ``View``, on behalf of the client that asked.
+
+Tool failures the hub sees (bad arguments, a stopped or slow server) come back as tool
+results with ``isError``, which a model can read; an error a server answered with keeps
+its JSON-RPC code.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import mcp_types as types
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel
+
+from mcp_integrations import __version__
+from mcp_integrations.calls import Calls
+from mcp_integrations.errors import IntegrationsError, UnknownResource
+from mcp_integrations.gateway.caller import SessionCaller
+from mcp_integrations.gateway.views import View
+
+if TYPE_CHECKING:
+    from mcp_integrations.gateway.endpoint import Clients
+
+T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
+_CODES = {400: types.INVALID_PARAMS, 404: types.INVALID_PARAMS, 422: types.INVALID_PARAMS}
+
+
+def mcp_error(exc: IntegrationsError) -> MCPError:
+    code = (
+        exc.mcp_code if exc.mcp_code is not None else _CODES.get(exc.status, types.INTERNAL_ERROR)
+    )
+    return MCPError(code, exc.message)
+
+
+def _tool_error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=message)], is_error=True
+    )
+
+
+class GatewayServer(Server[Any]):
+    """Capabilities mirror the integration's server (one view), or all kinds (``/mcp``)."""
+
+    def __init__(self, view: View, name: str, clients: Clients) -> None:
+        self.view = view
+        self.clients = clients
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            super().__init__(
+                name,
+                version=__version__,
+                on_list_tools=self._list_tools,
+                on_call_tool=self._call_tool,
+                on_list_resources=self._list_resources,
+                on_list_resource_templates=self._list_resource_templates,
+                on_read_resource=self._read_resource,
+                on_subscribe_resource=self._subscribe,
+                on_unsubscribe_resource=self._unsubscribe,
+                on_list_prompts=self._list_prompts,
+                on_get_prompt=self._get_prompt,
+                on_completion=self._complete,
+                on_set_logging_level=self._set_level,
+            )
+        self.middleware.append(self._seen)
+
+    async def _seen(self, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
+        """Remember each client session, to tell it of changes later."""
+        self.clients.seen(ctx)
+        return await call_next(ctx)
+
+    def get_capabilities(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+        *,
+        protocol_version: str | None = None,
+    ) -> types.ServerCapabilities:
+        every = super().get_capabilities(
+            NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True),
+            experimental_capabilities,
+            extensions,
+            protocol_version=protocol_version,
+        )
+        upstream = self._upstream_capabilities()
+        if upstream is None:
+            return every
+        return every.model_copy(
+            update={
+                kind: getattr(every, kind) if getattr(upstream, kind) is not None else None
+                for kind in ("prompts", "resources", "logging", "completions")
+            }
+        )
+
+    def _upstream_capabilities(self) -> types.ServerCapabilities | None:
+        if self.view.only is None:
+            return None
+        connection = self.view.manager.get(self.view.only).connection
+        return connection.session.server_capabilities if connection else None
+
+    async def _calls(self, integration_id: str, ctx: ServerRequestContext | None) -> Calls:
+        caller = SessionCaller(ctx) if ctx is not None else None
+        return await self.view.manager.calls(integration_id, caller=caller)
+
+    async def _each(self, fetch: Callable[[str, Calls], Awaitable[list[T]]]) -> list[tuple[str, T]]:
+        """``fetch`` from every integration of the view at once; one that fails is left out
+        of a listing rather than failing it."""
+        found: dict[str, list[T]] = {}
+
+        async def one(integration_id: str) -> None:
+            try:
+                found[integration_id] = await fetch(
+                    integration_id, await self._calls(integration_id, None)
+                )
+            except IntegrationsError:
+                if not self.view.aggregate:
+                    raise
+
+        try:
+            async with anyio.create_task_group() as tg:
+                for integration_id in self.view.integration_ids():
+                    tg.start_soon(one, integration_id)
+        except* IntegrationsError as group:
+            raise mcp_error(group.exceptions[0]) from None  # type: ignore[arg-type]
+        return [(i, item) for i in sorted(found) for item in found[i]]
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        tools = []
+        for exposed, (integration_id, name) in self.view.tools().items():
+            tool = next(t for t in self.view.manager.get(integration_id).tools if t.name == name)
+            tools.append(types.Tool.model_validate({**tool.wire, "name": exposed}))
+        return types.ListToolsResult(tools=tools)
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        try:
+            integration_id, name = self.view.tool(params.name)
+        except IntegrationsError as exc:
+            raise mcp_error(exc) from None
+        try:
+            calls = await self._calls(integration_id, ctx)
+            caller = SessionCaller(ctx)
+            wants_progress = bool(ctx.meta and ctx.meta.get("progress_token") is not None)
+            return await calls.call_tool(
+                name, params.arguments or {}, progress=caller.progress if wants_progress else None
+            )
+        except IntegrationsError as exc:
+            if exc.mcp_code is not None:
+                raise mcp_error(exc) from None
+            return _tool_error(exc.message)
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        async def fetch(integration_id: str, calls: Calls) -> list[types.Resource]:
+            return await calls.list_resources()
+
+        listed = await self._each(fetch)
+        return types.ListResourcesResult(
+            resources=[self._named(i, r) for i, r in listed],
+        )
+
+    async def _list_resource_templates(
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        async def fetch(integration_id: str, calls: Calls) -> list[types.ResourceTemplate]:
+            return await calls.list_resource_templates()
+
+        listed = await self._each(fetch)
+        return types.ListResourceTemplatesResult(
+            resource_templates=[self._named(i, t) for i, t in listed]
+        )
+
+    def _named(self, integration_id: str, item: T) -> T:
+        """A resource or template, its ``name`` prefixed on ``/mcp``; URIs stay as they are."""
+        if not self.view.aggregate:
+            return item
+        name = getattr(item, "name", "")
+        return item.model_copy(update={"name": f"{integration_id}__{name}"})  # type: ignore[attr-defined, no-any-return]
+
+    async def _owner_of(self, uri: str) -> str:
+        """The integration a URI belongs to: the one that lists it, else the first whose
+        template could have made it (in id order)."""
+        if not self.view.aggregate:
+            return self.view.integration_ids()[0]
+
+        async def fetch(integration_id: str, calls: Calls) -> list[str]:
+            resources = await calls.list_resources()
+            return [r.uri for r in resources]
+
+        for integration_id, listed in await self._each(fetch):
+            if listed == uri:
+                return integration_id
+
+        async def templates(integration_id: str, calls: Calls) -> list[types.ResourceTemplate]:
+            return await calls.list_resource_templates()
+
+        for integration_id, template in await self._each(templates):
+            prefix = template.uri_template.split("{", 1)[0]
+            if uri.startswith(prefix):
+                return integration_id
+        raise mcp_error(
+            UnknownResource(f"no integration has the resource {uri[:200]!r}", mcp_code=-32002)
+        )
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        integration_id = await self._owner_of(params.uri)
+        try:
+            return await (await self._calls(integration_id, ctx)).read_resource(params.uri)
+        except IntegrationsError as exc:
+            raise mcp_error(exc) from None
+
+    async def _forward(
+        self, integration_id: str, ctx: ServerRequestContext, request: Any, result_type: type[R]
+    ) -> R:
+        """A request passed on as it came, to the integration it belongs to."""
+        try:
+            calls = await self._calls(integration_id, ctx)
+            return await calls.forward(request, result_type, request.method)
+        except IntegrationsError as exc:
+            raise mcp_error(exc) from None
+
+    async def _subscribe(
+        self, ctx: ServerRequestContext, params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        integration_id = await self._owner_of(params.uri)
+        self.clients.subscribe(params.uri, ctx)
+        request = types.SubscribeRequest(params=params)
+        return await self._forward(integration_id, ctx, request, types.EmptyResult)
+
+    async def _unsubscribe(
+        self, ctx: ServerRequestContext, params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        integration_id = await self._owner_of(params.uri)
+        self.clients.unsubscribe(params.uri, ctx)
+        request = types.UnsubscribeRequest(params=params)
+        return await self._forward(integration_id, ctx, request, types.EmptyResult)
+
+    async def _list_prompts(
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        async def fetch(integration_id: str, calls: Calls) -> list[types.Prompt]:
+            return await calls.list_prompts()
+
+        listed = await self._each(fetch)
+        exposed = {
+            pair: name
+            for name, pair in self.view.name_prompts((i, p.name) for i, p in listed).items()
+        }
+        return types.ListPromptsResult(
+            prompts=[p.model_copy(update={"name": exposed[(i, p.name)]}) for i, p in listed]
+        )
+
+    async def _prompt(self, exposed: str, ctx: ServerRequestContext) -> tuple[str, str]:
+        try:
+            return self.view.prompt(exposed)
+        except IntegrationsError:
+            await self._list_prompts(ctx, None)
+        try:
+            return self.view.prompt(exposed)
+        except IntegrationsError as exc:
+            raise mcp_error(exc) from None
+
+    async def _get_prompt(
+        self, ctx: ServerRequestContext, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        integration_id, name = await self._prompt(params.name, ctx)
+        try:
+            return await (await self._calls(integration_id, ctx)).get_prompt(
+                name, params.arguments or {}
+            )
+        except IntegrationsError as exc:
+            raise mcp_error(exc) from None
+
+    async def _complete(
+        self, ctx: ServerRequestContext, params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        ref = params.ref
+        if isinstance(ref, types.PromptReference):
+            integration_id, name = await self._prompt(ref.name, ctx)
+            params = params.model_copy(update={"ref": ref.model_copy(update={"name": name})})
+        else:
+            integration_id = await self._owner_of(ref.uri)
+        request = types.CompleteRequest(params=params)
+        return await self._forward(integration_id, ctx, request, types.CompleteResult)
+
+    async def _set_level(
+        self, ctx: ServerRequestContext, params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        """Passed to every server of the view that logs; they are shared, so the level is too."""
+        for integration_id in self.view.integration_ids():
+            calls = await self._calls(integration_id, ctx)
+            if calls.offers("logging"):
+                request = types.SetLevelRequest(params=params)
+                await self._forward(integration_id, ctx, request, types.EmptyResult)
+        return types.EmptyResult()
