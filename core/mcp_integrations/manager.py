@@ -75,6 +75,8 @@ class Manager:
         self.secrets = SecretSet()
         #: Told of every status change and of what servers say unasked; must not block.
         self.listeners: list[Listener] = []
+        #: Grows whenever the set of running integrations or their tools may have changed.
+        self.generation = 0
         for integration in store.list():
             self._supervisors[integration.id] = self._supervisor(integration)
 
@@ -95,6 +97,7 @@ class Manager:
             return self.hooks.create_runtime(spec, private_dir(workdir))
 
         def on_tools(tools: tuple[ToolInfo, ...], server_info: dict[str, Any] | None) -> None:
+            self.generation += 1
             self.store.set_tools(integration.id, tools, server_info)
 
         supervisor = Supervisor(
@@ -109,6 +112,7 @@ class Manager:
         return supervisor
 
     def _event(self, event: IntegrationEvent) -> None:
+        self.generation += 1
         self.hooks.integration_event(event)
         for listener in self.listeners:
             listener(event.id, event)
@@ -167,6 +171,7 @@ class Manager:
             workdir = self.workdirs / integration_id
             self.store.delete(integration_id)
             del self._supervisors[integration_id]
+            self.generation += 1
             self.secrets.discard(integration_id)
             await anyio.to_thread.run_sync(self.hooks.cleanup, spec, workdir)
             shutil.rmtree(workdir, ignore_errors=True)
@@ -204,6 +209,7 @@ class Manager:
             except Exception:
                 return supervisor.tools
             if supervisor.accept_tools(tools):
+                self.generation += 1
                 self.store.set_tools(integration_id, supervisor.tools, supervisor.server_info)
         return supervisor.tools
 

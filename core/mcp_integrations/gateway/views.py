@@ -19,6 +19,7 @@ class View:
     manager: Manager
     only: str | None = None
     _tools: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _generation: int = -1
     _prompts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
@@ -37,17 +38,20 @@ class View:
         return names.assign(pairs)
 
     def tools(self) -> dict[str, tuple[str, str]]:
-        """Exposed tool name -> (integration id, the server's name), as of now."""
-        pairs = [
-            (integration_id, tool.name)
-            for integration_id in self.integration_ids()
-            for tool in self.manager.get(integration_id).tools
-        ]
-        self._tools = self._assign(pairs)
+        """Exposed tool name -> (integration id, the server's name), as of now: made again
+        only when an integration started, stopped or changed its tools since."""
+        if self._generation != self.manager.generation:
+            generation = self.manager.generation
+            pairs = [
+                (integration_id, tool.name)
+                for integration_id in self.integration_ids()
+                for tool in self.manager.get(integration_id).tools
+            ]
+            self._tools, self._generation = self._assign(pairs), generation
         return self._tools
 
     def tool(self, exposed: str) -> tuple[str, str]:
-        found = self._tools.get(exposed) or self.tools().get(exposed)
+        found = self.tools().get(exposed)
         if found is None:
             raise UnknownTool(f"no tool {exposed[:100]!r} here")
         return found
