@@ -188,9 +188,10 @@ def test_an_id_outside_the_pattern_is_a_400_that_quotes_a_prefix(tmp_path: Path)
             for method in item
             if "{id}" in path
         ]
-        assert len(by_id) == 6
+        assert len(by_id) == 11
         for method, path in by_id:
-            response = api.case(method, path, path_parameters={"id": long_id})
+            extra: dict[str, Any] = {"query": {"uri": "x"}} if path.endswith("/read") else {}
+            response = api.case(method, path, path_parameters={"id": long_id, "name": "x"}, **extra)
             assert response.status_code == 400, (method, path, response.text)
             assert response.json()["error"]["code"] == "invalid_id"
             assert long_id[:100] not in response.text
@@ -207,7 +208,9 @@ def test_auth_errors_answer_as_documented(tmp_path: Path) -> None:
             for method in item
         ]
         for method, path in operations:
-            kwargs: dict[str, Any] = {"path_parameters": {"id": EXAMPLE_ID}}
+            kwargs: dict[str, Any] = {"path_parameters": {"id": EXAMPLE_ID, "name": "x"}}
+            if path.endswith("/read"):
+                kwargs["query"] = {"uri": "x"}
             if path == "/integrations/install":
                 kwargs = {"body": {"source": EXAMPLE_ID}}
             anonymous = api.case(method, path, **kwargs)
@@ -216,7 +219,8 @@ def test_auth_errors_answer_as_documented(tmp_path: Path) -> None:
             headers = {"Authorization": f"Bearer {reader}"}
             as_reader = api.case(method, path, headers=headers, **kwargs)
             expected = 404 if "{id}" in path else 200
-            assert as_reader.status_code == (expected if method == "GET" else 403), (
+            reads = method == "GET" or path.endswith("/prompts/{name}/get")
+            assert as_reader.status_code == (expected if reads else 403), (
                 method,
                 path,
                 as_reader.text,
@@ -246,7 +250,7 @@ def test_the_document_is_valid_openapi_3_1() -> None:
     for name, response in document["components"]["responses"].items():
         assert response["content"]["application/json"]["schema"] == error_ref, name
     operations = [op for item in document["paths"].values() for op in item.values()]
-    assert len(operations) == 8
+    assert len(operations) == 13
     for operation in operations:
         for status in operation["responses"]:
             assert status in ("200", "201") or status in openapi.ERRORS

@@ -39,8 +39,12 @@ ERRORS: dict[str, tuple[str, str]] = {
         "The caller's role does not allow this action, 'env' references the hub's own "
         "settings, or the request comes from a browser page at a foreign Origin.",
     ),
-    "404": ("NotFound", "No integration has this id."),
-    "409": ("Conflict", "An integration with this id is already installed."),
+    "404": ("NotFound", "No integration has this id, or it has no such tool or resource."),
+    "409": (
+        "Conflict",
+        "An integration with this id is already installed, or a call went to an "
+        "integration that is not running and does not start on demand.",
+    ),
     "413": ("PayloadTooLarge", "The request body is larger than the limit (1 MiB by default)."),
     "415": ("UnsupportedMediaType", "The request has a body that is not application/json."),
     "421": (
@@ -55,8 +59,13 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "502": (
         "BadGateway",
-        "The server itself failed: its install step failed, or it did not start (it "
-        "exited, timed out or failed its MCP handshake).",
+        "The server itself failed: its install step failed, it did not start (it "
+        "exited, timed out or failed its MCP handshake), or it answered a call with an "
+        "error or went away during it.",
+    ),
+    "504": (
+        "GatewayTimeout",
+        "The server did not answer the call in time; the hub cancelled it on the server.",
     ),
 }
 #: What every request can meet before it reaches a route: the guard and authentication.
@@ -71,6 +80,16 @@ def _nullable(type_name: str, **extra: Any) -> dict[str, Any]:
 
 def _json(schema_name: str) -> dict[str, Any]:
     return {JSON: {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
+
+
+def _timeout(what: str) -> dict[str, Any]:
+    return {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 3600,
+        "description": f"Seconds {what} may take (default: the integration's call_timeout, "
+        "else 60).",
+    }
 
 
 def _schemas() -> dict[str, Any]:
@@ -186,6 +205,43 @@ def _schemas() -> dict[str, Any]:
                 "tools": {"type": "array", "items": {"$ref": "#/components/schemas/Tool"}}
             },
         },
+        "CallRequest": {
+            "type": "object",
+            "properties": {
+                "arguments": {
+                    "type": "object",
+                    "description": "Checked against the tool's input schema first (422 "
+                    "naming the field).",
+                },
+                "timeout": _timeout("this call"),
+            },
+        },
+        "PromptRequest": {
+            "type": "object",
+            "properties": {
+                "arguments": {"type": "object", "additionalProperties": {"type": "string"}},
+                "timeout": _timeout("this request"),
+            },
+        },
+        "McpResult": {
+            "type": "object",
+            "description": "The MCP result as the server sent it (camelCase): for a tool, "
+            "content, structuredContent and isError; for a resource, contents; for a "
+            "prompt, description and messages. Secrets are masked.",
+        },
+        "ResourceList": {
+            "type": "object",
+            "required": ["resources", "resource_templates"],
+            "properties": {
+                "resources": {"type": "array", "items": {"type": "object"}},
+                "resource_templates": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "PromptList": {
+            "type": "object",
+            "required": ["prompts"],
+            "properties": {"prompts": {"type": "array", "items": {"type": "object"}}},
+        },
         "InstallRequest": {
             "type": "object",
             "required": ["source"],
@@ -208,6 +264,12 @@ def _schemas() -> dict[str, Any]:
                     "or '-', starting with a letter or digit, without '..'; any other "
                     "string is answered with 400 invalid_id.",
                     "examples": ["my-server"],
+                },
+                "call_timeout": _timeout("a call to this integration"),
+                "start_on_demand": {
+                    "type": "boolean",
+                    "description": "A call to the integration while it is stopped starts "
+                    "it (else 409).",
                 },
                 "env": {
                     "type": "object",
@@ -280,6 +342,8 @@ def _operation(
     *,
     body: bool = False,
     with_id: bool = False,
+    parameters: tuple[dict[str, Any], ...] = (),
+    request: str | None = None,
 ) -> dict[str, Any]:
     status, schema, description = ok
     codes = sorted({*COMMON, *errors, *(WITH_BODY if body else ())})
@@ -294,12 +358,27 @@ def _operation(
     }
     if with_id:
         operation["parameters"] = [{"$ref": "#/components/parameters/IntegrationId"}]
+    if parameters:
+        operation["parameters"] = [*operation.get("parameters", []), *parameters]
+    if request:
+        operation["requestBody"] = {"required": False, "content": _json(request)}
     return operation
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
 
 
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document served at ``GET /openapi.json``."""
     by_id = ("400", "404")
+    calls = (*by_id, "409", "422", "502", "504")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -393,6 +472,65 @@ def document() -> dict[str, Any]:
                     ("200", "ToolList", "Live while it runs; the last ones seen otherwise."),
                     by_id,
                     with_id=True,
+                )
+            },
+            "/integrations/{id}/tools/{name}/call": {
+                "post": _operation(
+                    "callTool",
+                    "Call a tool",
+                    ("200", "McpResult", "The tool's result (isError: the tool failed)."),
+                    calls,
+                    body=True,
+                    with_id=True,
+                    parameters=(_path("name", "The tool's name, as the server lists it."),),
+                    request="CallRequest",
+                )
+            },
+            "/integrations/{id}/resources": {
+                "get": _operation(
+                    "listResources",
+                    "List resources and resource templates",
+                    ("200", "ResourceList", "Everything the server lists, every page."),
+                    calls,
+                    with_id=True,
+                )
+            },
+            "/integrations/{id}/resources/read": {
+                "get": _operation(
+                    "readResource",
+                    "Read a resource",
+                    ("200", "McpResult", "The resource's contents."),
+                    calls,
+                    with_id=True,
+                    parameters=(
+                        {
+                            "name": "uri",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ),
+                )
+            },
+            "/integrations/{id}/prompts": {
+                "get": _operation(
+                    "listPrompts",
+                    "List prompts",
+                    ("200", "PromptList", "Everything the server lists, every page."),
+                    calls,
+                    with_id=True,
+                )
+            },
+            "/integrations/{id}/prompts/{name}/get": {
+                "post": _operation(
+                    "getPrompt",
+                    "Get a prompt",
+                    ("200", "McpResult", "The prompt's messages."),
+                    calls,
+                    body=True,
+                    with_id=True,
+                    parameters=(_path("name", "The prompt's name."),),
+                    request="PromptRequest",
                 )
             },
         },
