@@ -4,6 +4,7 @@ server passed through both ways."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -14,11 +15,12 @@ from mcp import Client
 from mcp.client.session import ClientRequestContext, IncomingMessage
 from mcp.shared.exceptions import MCPError
 
+from mcp_integrations.app import create_app
 from mcp_integrations.models import Role
 from mcp_integrations.settings import Settings
 from mcp_integrations.tokens import TokenTable
-from tests.conftest import MakeClient
-from tests.helpers import TOY_TOOLS
+from tests.conftest import FAST_RESTARTS, MakeClient
+from tests.helpers import TOY_TOOLS, serve_asgi, toy_install
 
 
 @pytest.mark.anyio
@@ -185,3 +187,23 @@ def test_mcp_endpoints_need_an_operator_and_a_trusted_origin(make_client: MakeCl
         client.post("/integrations/anything/mcp", json=initialize, headers=operator).status_code
         == 404
     )
+
+
+@pytest.mark.anyio
+async def test_a_client_cancelling_a_call_cancels_it_on_the_server(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "cancelled"
+    app = create_app(data_dir / "own", settings=Settings(), policy=FAST_RESTARTS)
+    with serve_asgi(app, lifespan=True, timeout=30) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            body = toy_install("slowpoke", TOY_CANCEL_MARKER=str(marker))
+            assert (await http.post("/integrations/install", json=body)).status_code == 201
+            assert (await http.post("/integrations/slowpoke/start")).status_code == 200
+        async with Client(f"{url}/integrations/slowpoke/mcp", mode="legacy") as client:
+            with anyio.move_on_after(1):
+                await client.call_tool("slow", {"seconds": 30})
+            with anyio.fail_after(10):
+                while not marker.exists():  # noqa: ASYNC110
+                    await anyio.sleep(0.02)
+            assert (await client.call_tool("echo", {"text": "after"})).content[0].text == "after"  # type: ignore[union-attr]
