@@ -3,9 +3,10 @@
 A server may ask its client to sample, elicit or list roots while it serves a call; the
 hub is that client, so it asks the client whose call is in flight in turn (the earliest
 one that declared the capability, when calls of several clients overlap), and answers
-with an error when none can. Notifications (log messages, list changes, resource
-updates) go through a queue that the supervisor drains, never on the session's own read
-loop, which must not wait.
+with an error when none can. Log messages go to the callers in flight at once, so they
+arrive before the result they precede; other notifications (list changes, resource
+updates) go through a queue that the supervisor drains, off the session's read loop,
+since handling them means asking the server again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from mcp_integrations.runtime import ClientHandlers
 SAMPLING, ELICITATION, ROOTS = "sampling", "elicitation", "roots"
 #: Notifications waiting for the supervisor; past this, the oldest are dropped.
 QUEUE_SIZE = 256
+#: How long a log message may wait for a slow client before it is dropped for that client.
+LOG_SEND_SECS = 1.0
 
 
 class Caller(Protocol):
@@ -85,6 +88,7 @@ class Relay:
             sampling=self._sampling,
             elicitation=self._elicitation,
             list_roots=self._list_roots,
+            logging=self._log,
             message=self._message,
         )
 
@@ -106,8 +110,13 @@ class Relay:
         caller = self._caller_for(ROOTS)
         return await caller.list_roots() if caller else types.ListRootsResult(roots=[])
 
+    async def _log(self, params: types.LoggingMessageNotificationParams) -> None:
+        for caller in self.callers():
+            with anyio.move_on_after(LOG_SEND_SECS):
+                await caller.log(params)
+
     async def _message(self, message: IncomingMessage) -> None:
-        if isinstance(message, Exception):
+        if isinstance(message, Exception | types.LoggingMessageNotification):
             return
         try:
             self._send.send_nowait(message)

@@ -248,17 +248,13 @@ class Supervisor:
 
     async def _follow(self, connection: Connection) -> None:
         """What the server says unasked: a changed tool list is fetched at once (so status
-        and ``/tools`` agree), log messages go to the callers in flight, and everything
-        goes on to the hub's observers."""
+        and ``/tools`` agree), and everything goes on to the hub's observers."""
         async for notification in self.relay.notifications():
             if isinstance(notification, types.ToolListChangedNotification):
                 with anyio.move_on_after(self.policy.tools_timeout):
                     tools = await list_all_tools(connection.session)
                     if self.accept_tools(tools):
                         self._on_tools(self.tools, self.server_info)
-            elif isinstance(notification, types.LoggingMessageNotification):
-                for caller in self.relay.callers():
-                    await caller.log(notification.params)
             if self._on_notification is not None:
                 self._on_notification(self.integration.id, notification)
 
