@@ -12,11 +12,10 @@ import logging
 import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup, TaskStatus
-from mcp.server.context import ServerRequestContext
-from mcp.server.session import ServerSession
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.types import Receive, Scope, Send
 
+from mcp_integrations.gateway.clients import Clients
 from mcp_integrations.gateway.server import GatewayServer
 from mcp_integrations.gateway.views import View
 from mcp_integrations.manager import Manager
@@ -30,48 +29,6 @@ _LIST_CHANGES = (
 )
 #: Changes waiting to be told to clients; past this, the oldest are dropped.
 QUEUE_SIZE = 1024
-
-
-def _session_key(ctx: ServerRequestContext) -> str | None:
-    headers = getattr(ctx.request, "headers", None)
-    return headers.get("mcp-session-id") if headers is not None else None
-
-
-class Clients:
-    """The client sessions of one endpoint, by session id, and what each subscribed to."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[str, ServerSession] = {}
-        self._subscribed: dict[str, dict[str, ServerSession]] = {}
-
-    def seen(self, ctx: ServerRequestContext) -> None:
-        key = _session_key(ctx)
-        if key is not None:
-            self._sessions[key] = ctx.session
-
-    def subscribe(self, uri: str, ctx: ServerRequestContext) -> None:
-        key = _session_key(ctx)
-        if key is not None:
-            self._subscribed.setdefault(uri, {})[key] = ctx.session
-
-    def unsubscribe(self, uri: str, ctx: ServerRequestContext) -> None:
-        key = _session_key(ctx)
-        self._subscribed.get(uri, {}).pop(key or "", None)
-
-    async def _send(
-        self, sessions: dict[str, ServerSession], item: types.ServerNotification
-    ) -> None:
-        for key, session in list(sessions.items()):
-            try:
-                await session.send_notification(item)
-            except Exception:
-                sessions.pop(key, None)
-
-    async def tell(self, item: types.ServerNotification) -> None:
-        await self._send(self._sessions, item)
-
-    async def updated(self, item: types.ResourceUpdatedNotification) -> None:
-        await self._send(self._subscribed.get(item.params.uri, {}), item)
 
 
 class Endpoint:

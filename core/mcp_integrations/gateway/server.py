@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
@@ -24,10 +24,8 @@ from mcp_integrations import __version__
 from mcp_integrations.calls import Calls
 from mcp_integrations.errors import IntegrationsError, UnknownResource
 from mcp_integrations.gateway.caller import SessionCaller
+from mcp_integrations.gateway.clients import Clients
 from mcp_integrations.gateway.views import View
-
-if TYPE_CHECKING:
-    from mcp_integrations.gateway.endpoint import Clients
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
