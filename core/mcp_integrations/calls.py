@@ -155,12 +155,13 @@ class Calls:
                 if not cursor:
                     return found
 
-    def _offers(self, capability: str) -> bool:
+    def offers(self, capability: str) -> bool:
+        """Whether the running server declared ``capability`` (``prompts``, ``logging``...)."""
         capabilities = self._session().server_capabilities
         return capabilities is not None and getattr(capabilities, capability) is not None
 
     async def list_resources(self) -> list[types.Resource]:
-        if not self._offers("resources"):
+        if not self.offers("resources"):
             return []
         session = self._session()
         return await self._all_pages(
@@ -170,7 +171,7 @@ class Calls:
         )
 
     async def list_resource_templates(self) -> list[types.ResourceTemplate]:
-        if not self._offers("resources"):
+        if not self.offers("resources"):
             return []
         session = self._session()
         return await self._all_pages(
@@ -181,7 +182,7 @@ class Calls:
 
     async def read_resource(self, uri: str) -> types.ReadResourceResult:
         session = self._session()
-        if not self._offers("resources"):
+        if not self.offers("resources"):
             raise UnknownResource(
                 f"integration {self.supervisor.integration.id!r} offers no resources"
             )
@@ -190,7 +191,7 @@ class Calls:
         return self.supervisor.scrubbed_model(result)
 
     async def list_prompts(self) -> list[types.Prompt]:
-        if not self._offers("prompts"):
+        if not self.offers("prompts"):
             return []
         session = self._session()
         return await self._all_pages(
@@ -201,7 +202,7 @@ class Calls:
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
         session = self._session()
-        if not self._offers("prompts"):
+        if not self.offers("prompts"):
             raise UnknownPrompt(f"integration {self.supervisor.integration.id!r} offers no prompts")
         async with self._upstream(f"prompt {name!r}"):
             result = await session.get_prompt(name, arguments)
@@ -213,7 +214,3 @@ class Calls:
         async with self._upstream(what):
             result = await session.send_request(request, result_type)
         return result
-
-    def offers(self, capability: str) -> bool:
-        """Whether the running server declared ``capability`` (``prompts``, ``logging``...)."""
-        return self._offers(capability)
