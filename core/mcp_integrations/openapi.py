@@ -134,6 +134,9 @@ def _schemas() -> dict[str, Any]:
                 "id": {"type": "string"},
                 "status": {"type": "string", "enum": STATUSES},
                 "pid": _nullable("integer", description="The server's process id while it runs."),
+                "container_id": _nullable(
+                    "string", description="The container's id, for the docker runtime."
+                ),
                 "uptime_secs": _nullable("integer", minimum=0),
                 "tools_count": {
                     "type": "integer",

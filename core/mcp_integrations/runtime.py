@@ -24,7 +24,8 @@ class Connection:
     """A running server with an initialized MCP session.
 
     ``exited`` is set when the server goes away on its own; ``exit_code`` then says how,
-    and ``stderr_tail`` the last lines it wrote, secrets scrubbed.
+    and ``stderr_tail`` the last lines it wrote, secrets scrubbed. ``pid`` is None for a
+    server with no process here (remote); ``container_id`` is set for a container.
     """
 
     session: ClientSession
@@ -32,6 +33,7 @@ class Connection:
     exited: anyio.Event
     exit_code: int | None = None
     stderr_tail: str = ""
+    container_id: str | None = None
 
 
 @dataclass(frozen=True)

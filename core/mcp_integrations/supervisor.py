@@ -289,6 +289,7 @@ class Supervisor:
             "id": self.integration.id,
             "status": self.status.value,
             "pid": self.pid,
+            "container_id": self.connection.container_id if self.connection else None,
             "uptime_secs": self.uptime_secs,
             "tools_count": len(self.tools),
             "runtime": self.integration.spec.runtime,
