@@ -62,7 +62,7 @@ def test_secret_values_are_sealed_in_the_env_column(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         spec, env = db.execute("SELECT spec, env FROM integrations").fetchone()
     assert "secret-value" not in spec and "secret-value" not in env
-    assert Vault.open(tmp_path).unseal(env) == '{"TOKEN": "secret-value"}'
+    assert json.loads(Vault.open(tmp_path).unseal(env))["env"] == {"TOKEN": "secret-value"}
 
 
 def test_every_file_and_folder_is_private(tmp_path: Path) -> None:

@@ -33,12 +33,14 @@ from mcp_integrations.errors import (
 )
 from mcp_integrations.models import JSON, ToolInfo
 from mcp_integrations.relay import Caller
+from mcp_integrations.runtime import FORGOTTEN, Connection, session_forgotten
 from mcp_integrations.supervisor import Supervisor
 
 DEFAULT_CALL_TIMEOUT = 60.0
 #: JSON-RPC error codes servers use for "no such resource" and "no such prompt or tool".
 RESOURCE_NOT_FOUND = -32002
 T = TypeVar("T")
+R = TypeVar("R")
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
@@ -72,6 +74,10 @@ def check_arguments(tool: ToolInfo, arguments: JSON, cache: dict[str, Validator]
         raise InvalidArguments(f"argument {where!r} of tool {tool.name!r}: {error.message[:200]}")
 
 
+class SessionForgotten(UpstreamError):
+    """The server does not know the hub's session any more; a new one will do."""
+
+
 class Calls:
     """The calls one supervisor's server answers, each within ``timeout`` seconds, on
     behalf of ``caller`` (who may be asked back), for REST routes and the MCP gateway."""
@@ -83,14 +89,31 @@ class Calls:
         self.timeout = timeout
         self.caller = caller
 
-    def _session(self) -> ClientSession:
+    def _connection(self) -> Connection:
         connection = self.supervisor.connection
         if connection is None:
             raise NotRunning(
                 f"integration {self.supervisor.integration.id!r} is {self.supervisor.status}; "
                 'start it first, or install it with "start_on_demand": true'
             )
-        return connection.session
+        return connection
+
+    def _session(self) -> ClientSession:
+        return self._connection().session
+
+    async def _once_more(self, what: str, send: Callable[[ClientSession], Awaitable[R]]) -> R:
+        """One request, sent again once on a new session when the server forgot ours (a
+        remote server that restarted); the reconnection shows in status as a restart."""
+        connection = self._connection()
+        try:
+            async with self._upstream(what):
+                return await send(connection.session)
+        except SessionForgotten:
+            connection.lose(FORGOTTEN)
+        with anyio.fail_after(self.timeout):
+            await self.supervisor.until_replaced(connection)
+        async with self._upstream(what):
+            return await send(self._session())
 
     @asynccontextmanager
     async def _upstream(self, what: str) -> AsyncIterator[None]:
@@ -105,6 +128,8 @@ class Calls:
                     f"{what} did not answer within {timeout:g}s; the call was cancelled"
                 ) from None
             except MCPError as exc:
+                if session_forgotten(exc):
+                    raise SessionForgotten(FORGOTTEN) from None
                 message, code = self.supervisor.redact(exc.error.message), exc.code
                 if code == RESOURCE_NOT_FOUND:
                     raise UnknownResource(message, mcp_code=code) from None
@@ -131,13 +156,15 @@ class Calls:
         progress: ProgressFnT | None = None,
         meta: RequestParamsMeta | None = None,
     ) -> types.CallToolResult:
-        session = self._session()
         check_arguments(self.tool(name), arguments, self.supervisor.validators)
-        async with self._upstream(f"tool {name!r}"):
-            result = await session.call_tool(
+        self._connection()
+
+        async def send(session: ClientSession) -> types.CallToolResult:
+            return await session.call_tool(
                 name, arguments, progress_callback=progress, meta=meta or None
             )
-        return self.supervisor.scrubbed_model(result)
+
+        return self.supervisor.scrubbed_model(await self._once_more(f"tool {name!r}", send))
 
     async def _all_pages(
         self,
@@ -181,14 +208,15 @@ class Calls:
         )
 
     async def read_resource(self, uri: str) -> types.ReadResourceResult:
-        session = self._session()
         if not self.offers("resources"):
             raise UnknownResource(
                 f"integration {self.supervisor.integration.id!r} offers no resources"
             )
-        async with self._upstream("resources/read"):
-            result = await session.read_resource(uri)
-        return self.supervisor.scrubbed_model(result)
+
+        async def send(session: ClientSession) -> types.ReadResourceResult:
+            return await session.read_resource(uri)
+
+        return self.supervisor.scrubbed_model(await self._once_more("resources/read", send))
 
     async def list_prompts(self) -> list[types.Prompt]:
         if not self.offers("prompts"):
@@ -201,16 +229,18 @@ class Calls:
         )
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
-        session = self._session()
         if not self.offers("prompts"):
             raise UnknownPrompt(f"integration {self.supervisor.integration.id!r} offers no prompts")
-        async with self._upstream(f"prompt {name!r}"):
-            result = await session.get_prompt(name, arguments)
-        return self.supervisor.scrubbed_model(result)
+
+        async def send(session: ClientSession) -> types.GetPromptResult:
+            return await session.get_prompt(name, arguments)
+
+        return self.supervisor.scrubbed_model(await self._once_more(f"prompt {name!r}", send))
 
     async def forward(self, request: Any, result_type: type[ResultT], what: str) -> ResultT:
         """Any other request (completion, log level, subscriptions), as the client sent it."""
-        session = self._session()
-        async with self._upstream(what):
-            result = await session.send_request(request, result_type)
-        return result
+
+        async def send(session: ClientSession) -> ResultT:
+            return await session.send_request(request, result_type)
+
+        return await self._once_more(what, send)

@@ -76,6 +76,14 @@ def parser() -> argparse.ArgumentParser:
         help="largest request body accepted (default: %(default)s)",
     )
     serve.add_argument(
+        "--pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also pass this variable of the hub's environment to every server (repeatable; "
+        "proxies, CA bundles and locale are passed already)",
+    )
+    serve.add_argument(
         "--insecure",
         action="store_true",
         help="serve a non-loopback address without any token (only behind other protection)",
@@ -104,6 +112,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
         tokens=tokens,
         max_body_bytes=args.max_body_bytes,
         insecure=args.insecure,
+        pass_env=tuple(args.pass_env),
     )
     problem = settings.problem()
     if problem:

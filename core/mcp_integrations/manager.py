@@ -6,11 +6,12 @@ and hands each integration to its ``Supervisor``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
 
-from mcp_integrations import envpolicy
+from mcp_integrations import envpolicy, processes
 from mcp_integrations.auth import LOCAL_USER
 from mcp_integrations.calls import DEFAULT_CALL_TIMEOUT, Calls
 from mcp_integrations.errors import AlreadyInstalled, InvalidId, NotFound
@@ -64,12 +65,14 @@ class Manager:
         data_dir: Path,
         task_group: TaskGroup,
         policy: RestartPolicy | None = None,
+        pass_env: Iterable[str] = (),
     ) -> None:
         self.store = store
         self.hooks = hooks
         self.workdirs = private_dir(data_dir / "integrations")
         self._tg = task_group
         self.policy = policy or RestartPolicy()
+        self.pass_env = tuple(pass_env)
         self._supervisors: dict[str, Supervisor] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self.secrets = SecretSet()
@@ -94,6 +97,7 @@ class Manager:
             spec = envpolicy.resolve_references(integration.spec, os.environ)
             if spec is not integration.spec:
                 supervisor.redact = self._redactor(integration.id, spec)
+            spec = dataclasses.replace(spec, host_env=processes.base_env(self.pass_env))
             return self.hooks.create_runtime(spec, private_dir(workdir))
 
         def on_tools(tools: tuple[ToolInfo, ...], server_info: dict[str, Any] | None) -> None:

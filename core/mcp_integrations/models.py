@@ -83,6 +83,9 @@ class LaunchSpec:
     variables whose values are scrubbed from logs and errors (all of ``env`` is hidden).
     ``arbitrary_code`` is False only for sources that run code the machine's owner installed
     (connectors); ``declared_env`` names the variables such a server says it reads.
+    ``headers`` go with every request to a remote server, secret like ``env``;
+    ``host_env`` is what the hub passes on of its own environment, set at each start and
+    never stored.
     """
 
     runtime: str
@@ -96,17 +99,25 @@ class LaunchSpec:
     description: str = ""
     arbitrary_code: bool = True
     declared_env: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    host_env: Mapping[str, str] = field(default_factory=dict)
 
     def secret_values(self) -> list[str]:
-        return [self.env[name] for name in self.secret_env if self.env.get(name)]
+        env = [self.env[name] for name in self.secret_env if self.env.get(name)]
+        return env + [value for value in self.headers.values() if value]
+
+    def sealed(self) -> JSON:
+        """What the store encrypts: the values of ``env`` and ``headers``."""
+        return {"v": 2, "env": dict(self.env), "headers": dict(self.headers)}
 
     def missing_env(self) -> tuple[str, ...]:
         return tuple(name for name in self.required_env if not self.env.get(name))
 
     def public(self) -> JSON:
-        """The spec as stored beside the secrets, without the values of ``env``."""
+        """The spec as stored beside the secrets, without ``sealed()`` and ``host_env``."""
         data = dataclasses.asdict(self)
-        data.pop("env")
+        for name in ("env", "headers", "host_env"):
+            data.pop(name)
         data["command"] = list(self.command)
         data["required_env"] = list(self.required_env)
         data["secret_env"] = list(self.secret_env)
@@ -114,12 +125,17 @@ class LaunchSpec:
         return data
 
     @classmethod
-    def from_public(cls, data: Mapping[str, Any], env: Mapping[str, str]) -> LaunchSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        fields = {k: v for k, v in data.items() if k in known and k != "env"}
+    def from_public(cls, data: Mapping[str, Any], sealed: Mapping[str, Any]) -> LaunchSpec:
+        """From ``public()`` and ``sealed()`` (or, as older hubs sealed it, ``env`` alone)."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"env", "headers", "host_env"}
+        fields = {k: v for k, v in data.items() if k in known}
         for name in ("command", "required_env", "secret_env", "declared_env"):
             fields[name] = tuple(fields.get(name, ()))
-        return cls(env=dict(env), **fields)
+        if sealed.get("v") == 2:
+            env, headers = sealed["env"], sealed["headers"]
+        else:
+            env, headers = sealed, {}
+        return cls(env=dict(env), headers=dict(headers), **fields)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,11 @@ ENTRY_POINT_GROUP = "mcp_integrations"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "mcp_integrations_plugins.sources.connectors",
     "mcp_integrations_plugins.sources.command",
+    "mcp_integrations_plugins.sources.remote",
+    "mcp_integrations_plugins.sources.docker",
     "mcp_integrations_plugins.runtimes.subprocess",
+    "mcp_integrations_plugins.runtimes.remote",
+    "mcp_integrations_plugins.runtimes.docker",
     "mcp_integrations_plugins.events.log",
     "mcp_integrations_plugins.auth.bearer",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -13,10 +13,14 @@ import anyio
 from anyio.abc import Process
 
 POLL_INTERVAL = 0.02
+#: The hub's own variables a server gets: the user's basics, and what TLS and proxies need
+#: (a ``uvx`` or ``npx`` server behind a proxy or a private CA fails without them).
+#: ``mcp-integrations serve --pass-env NAME`` adds more.
 INHERITED_ENV = (
     "HOME",
     "LANG",
     "LC_ALL",
+    "LC_CTYPE",
     "LOGNAME",
     "PATH",
     "SHELL",
@@ -24,12 +28,29 @@ INHERITED_ENV = (
     "TMPDIR",
     "TZ",
     "USER",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
 )
 
 
-def base_env() -> dict[str, str]:
-    """The few variables of the hub's own environment a server gets; nothing secret."""
-    return {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
+def base_env(extra: Iterable[str] = ()) -> dict[str, str]:
+    """The variables of the hub's own environment a server gets; none of the hub's secrets."""
+    names = (*INHERITED_ENV, *extra)
+    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 async def spawn(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Process:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio
+import mcp_types as types
 from mcp import ClientSession
 from mcp.client.session import (
     ElicitationFnT,
@@ -16,6 +17,7 @@ from mcp.client.session import (
     SamplingFnT,
 )
 from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 
 
@@ -34,6 +36,13 @@ class Connection:
     exit_code: int | None = None
     stderr_tail: str = ""
     container_id: str | None = None
+
+    def lose(self, reason: str) -> None:
+        """The server is gone, for ``reason`` (a remote one stopped answering or forgot the
+        session); the supervisor treats it as a crash and reconnects by its policy."""
+        if not self.exited.is_set():
+            self.stderr_tail = reason
+            self.exited.set()
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,25 @@ class ClientHandlers:
         return ClientSession(read, write, **{k: v for k, v in kwargs.items() if v is not None})
 
 
+_FORGOTTEN_WORDS = ("not found", "terminated", "expired", "unknown")
+
+
+def session_forgotten(exc: BaseException) -> bool:
+    """The server answered that it does not know the session (HTTP 404 on streamable HTTP):
+    it restarted, or dropped the session; a new session will do."""
+    if not isinstance(exc, MCPError) or exc.code not in (types.INVALID_REQUEST, -32001):
+        return False
+    message = exc.error.message.lower()
+    return "session" in message and any(word in message for word in _FORGOTTEN_WORDS)
+
+
+FORGOTTEN = "the server no longer knows the session (HTTP 404); reconnecting"
+
+
 def describe_exit(exit_code: int | None, stderr_tail: str) -> str:
     """How a server went away, in words for ``last_error`` and start failures."""
+    if exit_code is None:
+        return f"the connection to the server was lost: {stderr_tail or 'no reason given'}"
     text = f"the server exited with code {exit_code}"
     return text + (f"; its last output:\n{stderr_tail}" if stderr_tail else "")
 

@@ -39,6 +39,7 @@ class Settings:
     tokens: TokenTable = field(default_factory=TokenTable)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     insecure: bool = False
+    pass_env: tuple[str, ...] = ()
     _hosts: frozenset[str] = field(init=False, repr=False, compare=False)
     _origins: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -57,6 +58,9 @@ class Settings:
 
     def problem(self) -> str | None:
         """Why the hub must not start with these settings, or None."""
+        own = [name for name in self.pass_env if name.upper().startswith("MCP_INTEGRATIONS_")]
+        if own:
+            return f"--pass-env may not hand the hub's own settings to servers ({own[0]})"
         if self.open_access and not is_loopback(self.host) and not self.insecure:
             return (
                 f"refusing to serve {self.host} without a token: anyone who reaches it could "

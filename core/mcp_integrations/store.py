@@ -1,8 +1,9 @@
 """Where installed integrations live between runs: a small interface, SQLite behind it.
 
-Secrets (the values of ``env``) sit encrypted in their own column and leave only through
-``Integration.spec.env``, which nothing in the API serialises. The folder is 0700, the
-database and its WAL 0600, and deleted rows are zeroed and checkpointed out of the WAL.
+Secrets (the values of ``env`` and ``headers``) sit encrypted in their own column and leave
+only through ``Integration.spec``, whose secret parts nothing in the API serialises. The
+folder is 0700, the database and its WAL 0600, and deleted rows are zeroed and
+checkpointed out of the WAL.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class SQLiteStore:
             integration.id,
             integration.source,
             json.dumps(integration.spec.public()),
-            self._vault.seal(json.dumps(dict(integration.spec.env))),
+            self._vault.seal(json.dumps(integration.spec.sealed())),
             integration.desired.value,
             json.dumps([t.to_json() for t in integration.tools]),
             json.dumps(integration.server_info) if integration.server_info else None,

@@ -21,7 +21,7 @@ from mcp import ClientSession
 from mcp.types import PaginatedRequestParams
 from pydantic import BaseModel
 
-from mcp_integrations.errors import IntegrationsError, MissingEnv, StartFailed
+from mcp_integrations.errors import IntegrationsError, MissingEnv, NotRunning, StartFailed
 from mcp_integrations.models import JSON, Integration, IntegrationEvent, Status, ToolInfo
 from mcp_integrations.redact import Redactor
 from mcp_integrations.relay import Relay
@@ -166,6 +166,14 @@ class Supervisor:
             raise StartFailed(
                 f"integration {self.integration.id!r} did not start: {self.last_error}"
             )
+
+    async def until_replaced(self, connection: Connection) -> None:
+        """Wait until a new connection replaces ``connection`` (the server is back), or
+        raise ``NotRunning`` when it will not come back."""
+        while self.connection is None or self.connection is connection:
+            if not self.active:
+                raise NotRunning(f"integration {self.integration.id!r} is {self.status}")
+            await anyio.sleep(0.02)
 
     async def stop(self) -> None:
         """Stop the server (or a pending restart) and wait until it is reaped."""

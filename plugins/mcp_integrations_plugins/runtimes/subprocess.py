@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcp_integrations import hookimpl, processes
+from mcp_integrations import hookimpl
 from mcp_integrations.models import LaunchSpec
 from mcp_integrations.redact import Redactor
 from mcp_integrations.runtime import ClientHandlers, Connection
@@ -29,7 +29,7 @@ class SubprocessRuntime:
         secrets = [self.spec.env[name] for name in self.spec.secret_env if name in self.spec.env]
         async with stdio_connection(
             self.spec.command,
-            processes.base_env() | dict(self.spec.env),
+            {**self.spec.host_env, **self.spec.env},
             self.workdir,
             redact=Redactor(secrets),
             grace=self.grace,
