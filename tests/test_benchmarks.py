@@ -1,0 +1,69 @@
+"""The call benchmark runs: a tiny run of the hub's paths gives sane rows and leaves nothing.
+
+No timing is asserted: the numbers depend on the machine; ``nox -s bench`` is for those.
+Peers (mcpo, mcp-proxy) are not installed here; a missing one must only say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+BENCH = ROOT / "benchmarks" / "bench_calls.py"
+HUB_PATHS = ("rest", "rest-raw", "mcp", "mcp-one")
+MEASURED = ("direct", *HUB_PATHS)
+LABELS = {
+    "direct": "direct stdio session",
+    "rest": "hub REST (httpx)",
+    "rest-raw": "hub REST (raw HTTP/1.1)",
+    "mcp": "hub /mcp",
+    "mcp-one": "hub /integrations/toy/mcp",
+    "mcpo": "mcpo (httpx)",
+}
+
+
+def test_tiny_run_of_the_call_benchmark(tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_PEERS"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            *("--calls", "20", "--rounds", "2", "--warmup", "5", "--concurrency", "1,2"),
+            *("--paths", ",".join((*MEASURED, "mcpo")), "--peers", str(tmp_path / "none")),
+            *("--json", str(report_file)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(report_file.read_text())
+    assert report["strays"] == []
+    assert report["processes"] == 1  # the hub; the toy servers are its children or ours
+    rows = {(row["path"], row["concurrency"]): row for row in report["rows"]}
+    assert set(rows) == {(path, c) for path in (*MEASURED, "mcpo") for c in (1, 2)}
+    for path in MEASURED:
+        for concurrency in (1, 2):
+            row = rows[path, concurrency]
+            assert row["calls"] == 20
+            assert 0 < row["p50_ms"] <= row["p99_ms"] < 30_000, row
+            assert row["calls_per_s"] > 0, row
+            assert row["client_cpu_ms"] >= 0 and row["server_cpu_ms"] >= 0, row
+            assert f"| {LABELS[path]} | {concurrency} | {row['p50_ms']:.2f} |" in done.stdout
+    for concurrency in (1, 2):
+        missing = rows["mcpo", concurrency]
+        assert missing["p50_ms"] is None and "not installed" in missing["note"]
+        assert f"| {LABELS['mcpo']} | {concurrency} | — |" in done.stdout
+    assert set(report["checks"]) == set(HUB_PATHS)
+    for check in report["checks"].values():
+        assert set(check["throughput_pct"]) == {"1", "2"}
+        assert check["peers_ran"] is False
+    assert "Targets:" in done.stdout and "no stray process" in done.stdout
