@@ -68,6 +68,8 @@ def check_arguments(tool: ToolInfo, arguments: JSON, cache: dict[str, Validator]
             validator = cache[tool.name] = _validator(tool)
         except schema_errors.SchemaError:
             return  # a server's broken schema is the server's to enforce
+    if validator.is_valid(arguments):
+        return
     error = schema_errors.best_match(validator.iter_errors(arguments))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(the arguments)"

@@ -67,14 +67,9 @@ async def spawn(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Pr
 
 
 async def wait_exit(process: Process) -> int:
-    """The exit code, once the process has exited and been reaped.
-
-    Polls instead of ``process.wait()``, which also waits for the pipes to close and so
-    would hang on a grandchild that holds them.
-    """
-    while process.returncode is None:  # noqa: ASYNC110
-        await anyio.sleep(POLL_INTERVAL)
-    return process.returncode
+    """The exit code, once the process has exited and been reaped: notified by the event
+    loop, not polled, and not held up by a grandchild that keeps the pipes open."""
+    return await process.wait()
 
 
 def _group_alive(pgid: int) -> bool:

@@ -68,7 +68,9 @@ class GatewayServer(Server[Any]):
                 on_completion=self._complete,
                 on_set_logging_level=self._set_level,
             )
-        self.middleware.append(self._seen)
+        # The SDK's default tracing middleware is left out: a span per forwarded message
+        # costs more than the forwarding, and the upstream session traces the call.
+        self.middleware = [self._seen]
 
     async def _seen(self, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
         """Remember each client session, to tell it of changes later."""
