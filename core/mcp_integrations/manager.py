@@ -144,6 +144,10 @@ class Manager:
     async def install(
         self, request: InstallRequest, principal: Principal = LOCAL_USER
     ) -> Supervisor:
+        if request.id is None and not ID_PATTERN.fullmatch(request.source):
+            raise InvalidId(
+                f"give the integration an 'id': the source {request.source[:60]!r} cannot be one"
+            )
         integration_id = check_id(request.id or request.source)
         async with self._locked(integration_id):
             if integration_id in self._supervisors:

@@ -257,8 +257,9 @@ def _schemas() -> dict[str, Any]:
                     "minLength": 1,
                     "maxLength": MAX_SOURCE_CHARS,
                     "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
-                    "description": "A connector's name (e.g. postgresql-connector), or "
-                    "'command'. Surrounding spaces are dropped; no control characters.",
+                    "description": "A connector's name (e.g. postgresql-connector), "
+                    "'command', 'docker:IMAGE', or an http(s) URL of a running MCP server. "
+                    "Surrounding spaces are dropped; no control characters.",
                     "examples": ["github-connector"],
                 },
                 "id": {
@@ -267,6 +268,27 @@ def _schemas() -> dict[str, Any]:
                     "or '-', starting with a letter or digit, without '..'; any other "
                     "string is answered with 400 invalid_id.",
                     "examples": ["my-server"],
+                },
+                "headers": {
+                    "type": "object",
+                    "description": "URL sources only: HTTP headers for every request to the "
+                    "server (e.g. Authorization); sealed and masked like env.",
+                    "additionalProperties": {"type": "string"},
+                },
+                "transport": {
+                    "type": "string",
+                    "enum": ["streamable-http", "sse"],
+                    "description": "URL sources only; default: sse for a path ending in "
+                    "/sse, else streamable-http.",
+                },
+                "cpus": {"type": "number", "description": "docker: sources only: CPU limit."},
+                "memory": {
+                    "type": ["string", "integer"],
+                    "description": "docker: sources only: memory limit, e.g. 256m.",
+                },
+                "network": {
+                    "type": "string",
+                    "description": "docker: sources only: the container's network, e.g. none.",
                 },
                 "call_timeout": _timeout("a call to this integration"),
                 "start_on_demand": {
