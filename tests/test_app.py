@@ -131,7 +131,7 @@ def test_builtin_connectors_install_by_name(client: TestClient) -> None:
         ('{"source": "postgresql-connector", "id": ".."}', 400, "invalid_id"),
         ('{"source": "postgresql-connector", "id": "a..b"}', 400, "invalid_id"),
         ('{"source": "no-such-connector"}', 422, "unknown_source"),
-        ('{"source": "../etc/passwd"}', 400, "invalid_id"),
+        ('{"source": "../etc/passwd"}', 422, "unknown_source"),
         ('{"source": "command", "id": "x"}', 400, "bad_request"),
         ('{"source": "command", "command": ["true"]}', 400, "bad_request"),
     ],

@@ -144,16 +144,19 @@ class Manager:
     async def install(
         self, request: InstallRequest, principal: Principal = LOCAL_USER
     ) -> Supervisor:
-        if request.id is None and not ID_PATTERN.fullmatch(request.source):
+        if request.id is not None:
+            check_id(request.id)
+        spec = self.hooks.resolve_source(request)
+        envpolicy.check_install(principal, spec)
+        integration_id = request.id or spec.default_id or request.source
+        if request.id is None and not ID_PATTERN.fullmatch(integration_id):
             raise InvalidId(
                 f"give the integration an 'id': the source {request.source[:60]!r} cannot be one"
             )
-        integration_id = check_id(request.id or request.source)
+        check_id(integration_id)
         async with self._locked(integration_id):
             if integration_id in self._supervisors:
                 raise AlreadyInstalled(f"an integration with id {integration_id!r} is installed")
-            spec = self.hooks.resolve_source(request)
-            envpolicy.check_install(principal, spec)
             workdir = private_dir(self.workdirs / integration_id)
             try:
                 spec = await anyio.to_thread.run_sync(self.hooks.prepare, spec, workdir)

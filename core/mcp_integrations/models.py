@@ -85,7 +85,8 @@ class LaunchSpec:
     (connectors); ``declared_env`` names the variables such a server says it reads.
     ``headers`` go with every request to a remote server, secret like ``env``;
     ``host_env`` is what the hub passes on of its own environment, set at each start and
-    never stored.
+    never stored. ``package`` names what ``prepare`` installs (``pypi:REQ``, ``npm:SPEC``);
+    ``default_id`` is the id a source suggests when the caller gives none.
     """
 
     runtime: str
@@ -101,6 +102,8 @@ class LaunchSpec:
     declared_env: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     host_env: Mapping[str, str] = field(default_factory=dict)
+    package: str | None = None
+    default_id: str | None = None
 
     def secret_values(self) -> list[str]:
         env = [self.env[name] for name in self.secret_env if self.env.get(name)]
