@@ -334,10 +334,18 @@ def test_required_env_rules(required: object, says: str) -> None:
     assert says in bad_request(resolve, required_env=required)
 
 
-def test_the_command_source_needs_an_id() -> None:
-    request = InstallRequest("command", None, {}, {"command": ["x"]})
-    message = bad_request(command_source.resolve_source, source="command", request=request)
-    assert "needs an 'id'" in message
+def test_the_command_source_takes_mcp_servers_entries() -> None:
+    """``command`` + ``args`` + ``cwd`` as in an mcpServers entry; the program names the id."""
+    options = {"command": "/usr/bin/uvx", "args": ["mcp-server-time", "--tz=UTC"], "cwd": "/srv"}
+    spec = command_source.resolve_source(
+        source="command", request=InstallRequest("command", None, {}, options)
+    )
+    assert spec is not None
+    assert spec.command == ("/usr/bin/uvx", "mcp-server-time", "--tz=UTC")
+    assert (spec.cwd, spec.default_id) == ("/srv", "uvx")
+    for bad in ({"command": ["x"], "args": ["y"]}, {"command": "x", "cwd": "relative"}):
+        request = InstallRequest("command", "x", {}, bad)
+        bad_request(command_source.resolve_source, source="command", request=request)
 
 
 COMMAND_TEXT = st.text(alphabet=string.printable + "\x00\ud800\u00e9\"'\\", max_size=60)

@@ -104,6 +104,7 @@ class LaunchSpec:
     host_env: Mapping[str, str] = field(default_factory=dict)
     package: str | None = None
     default_id: str | None = None
+    cwd: str | None = None
 
     def secret_values(self) -> list[str]:
         env = [self.env[name] for name in self.secret_env if self.env.get(name)]

@@ -177,10 +177,12 @@ async def stdio_connection(
     grace: float,
     start_timeout: float,
     handlers: ClientHandlers,
+    cwd: Path | None = None,
 ) -> AsyncIterator[Connection]:
-    """Start ``command``, hand over an initialized session; on exit stop and reap the group."""
+    """Start ``command`` (in ``cwd``, else ``workdir``, where its log is), hand over an
+    initialized session; on exit stop and reap the group."""
     try:
-        process = await processes.spawn(command, env, workdir)
+        process = await processes.spawn(command, env, cwd or workdir)
     except OSError as exc:
         raise StartFailed(redact(f"cannot run {command[0]!r}: {exc.strerror or exc}")) from exc
     server = _Server(process, _StderrLog(workdir / "server.log", redact))

@@ -35,6 +35,7 @@ class SubprocessRuntime:
             grace=self.grace,
             start_timeout=self.start_timeout,
             handlers=handlers,
+            cwd=Path(self.spec.cwd) if self.spec.cwd else None,
         ) as connection:
             yield connection
 

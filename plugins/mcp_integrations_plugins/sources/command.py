@@ -1,8 +1,10 @@
 """Install source ``command``: any local MCP server started by a command line.
 
 Body: ``{"source": "command", "id": "x", "command": ["python", "server.py"], "env": {...}}``;
-``command`` may also be one string, split as a POSIX shell would (no shell runs it).
-Every value in ``env`` is treated as secret, since nothing declares otherwise.
+``command`` may also be one string, split as a POSIX shell would (no shell runs it), or,
+as an ``mcpServers`` entry has it, the program alone with its arguments in ``args``;
+``cwd`` is the folder it runs in. Every value in ``env`` is treated as secret, since
+nothing declares otherwise. Without an ``id``, the program's name is the id.
 
 Whatever the body holds, this raises ``BadRequest`` and nothing else: the options are the
 caller's raw JSON, and a bad one must be a 400 naming the field, not a 500 at install or a
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import PurePosixPath
 from typing import Any
 
 from mcp_integrations import hookimpl
@@ -25,6 +28,7 @@ MAX_ARG_CHARS = 4096
 #: A command given as one string is split in Python; bound the work before splitting.
 MAX_COMMAND_LINE_CHARS = 64 * 1024
 _UNENCODABLE = re.compile(r"[\x00\ud800-\udfff]")
+_NOT_IN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def _split(line: str) -> list[str]:
@@ -40,10 +44,15 @@ def _split(line: str) -> list[str]:
         ) from None
 
 
-def _command(raw: Any) -> tuple[str, ...]:
+def _command(raw: Any, extra: Any = None) -> tuple[str, ...]:
     if raw is None:
         raise BadRequest("source 'command' needs 'command': a list of strings, or one string")
-    args = _split(raw) if isinstance(raw, str) else raw
+    if extra is not None:
+        if not isinstance(raw, str) or not isinstance(extra, list):
+            raise BadRequest("with 'args', 'command' is the program alone and 'args' a list")
+        args: Any = [raw, *extra]
+    else:
+        args = _split(raw) if isinstance(raw, str) else raw
     if not isinstance(args, list):
         raise BadRequest(f"'command' must be a list of strings or one string, not {kind(raw)}")
     if not args:
@@ -80,13 +89,26 @@ def _required_env(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(check_env_name(name, "required_env") for name in raw))
 
 
+def _cwd(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.startswith("/") or _UNENCODABLE.search(raw):
+        raise BadRequest(f"'cwd' must be an absolute path, not {preview(raw)}")
+    if len(raw) > MAX_ARG_CHARS:
+        raise BadRequest(f"'cwd' must be at most {MAX_ARG_CHARS} characters")
+    return raw
+
+
+def _default_id(program: str) -> str | None:
+    name = _NOT_IN_ID.sub("-", PurePosixPath(program).name).strip("-.")[:64]
+    return name or None
+
+
 @hookimpl
 def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
     if source != "command":
         return None
-    if request.id is None:
-        raise BadRequest("source 'command' needs an 'id' for the integration")
-    command = _command(request.options.get("command"))
+    command = _command(request.options.get("command"), request.options.get("args"))
     required = _required_env(request.options.get("required_env"))
     return LaunchSpec(
         runtime="subprocess",
@@ -94,4 +116,6 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
         env=dict(request.env),
         required_env=required,
         secret_env=tuple(request.env),
+        cwd=_cwd(request.options.get("cwd")),
+        default_id=_default_id(command[0]),
     )
