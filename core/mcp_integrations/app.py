@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,12 +27,19 @@ from mcp_integrations.bodies import (
     parse_prompt,
 )
 from mcp_integrations.calls import dumped, result_json
-from mcp_integrations.errors import BadRequest
+from mcp_integrations.errors import BadRequest, IntegrationsError
 from mcp_integrations.gateway import Gateway
 from mcp_integrations.guard import Guard
 from mcp_integrations.httperrors import EXCEPTION_HANDLERS
 from mcp_integrations.manager import Manager
-from mcp_integrations.models import Role
+from mcp_integrations.mcpservers import (
+    entries,
+    entry_request,
+    export_entry,
+    is_server_json,
+    server_json_request,
+)
+from mcp_integrations.models import InstallRequest, Role
 from mcp_integrations.plugins import Hooks, make_plugin_manager
 from mcp_integrations.private import private_dir
 from mcp_integrations.settings import Settings
@@ -51,9 +59,37 @@ async def list_integrations(request: Request) -> Response:
 
 
 async def install(request: Request) -> Response:
-    install_request = parse_install(json_object(await request.body()))
-    supervisor = await _manager(request).install(install_request, request.state.principal)
-    return JSONResponse({"id": supervisor.integration.id, "installed": True}, status_code=201)
+    body = json_object(await request.body())
+    install_request = server_json_request(body) if is_server_json(body) else parse_install(body)
+    manager = _manager(request)
+    supervisor = await manager.install(install_request, request.state.principal)
+    answer = {"id": supervisor.integration.id, "installed": True}
+    if install_request.autostart:
+        answer["status"] = (await manager.autostart(supervisor.integration.id)).status.value
+    return JSONResponse(answer, status_code=201)
+
+
+def _entry(name: str, entry: object) -> InstallRequest | IntegrationsError:
+    try:
+        return entry_request(name, entry)
+    except IntegrationsError as exc:
+        return exc
+
+
+async def import_servers(request: Request) -> Response:
+    document = json_object(await request.body())
+    autostart = document.get("autostart") is True
+    requests = [
+        (name, dataclasses.replace(r, autostart=autostart) if isinstance(r, InstallRequest) else r)
+        for name, r in ((name, _entry(name, entry)) for name, entry in entries(document))
+    ]
+    results = await _manager(request).install_many(requests, request.state.principal)
+    return JSONResponse({"results": results})
+
+
+async def export_servers(request: Request) -> Response:
+    servers = {s.integration.id: export_entry(s.integration) for s in _manager(request).list()}
+    return JSONResponse({"mcpServers": servers})
 
 
 async def remove(request: Request) -> Response:
@@ -156,6 +192,8 @@ READ, OPERATE = Role.READER, Role.OPERATOR
 ROUTES = [
     ("/integrations", list_integrations, "GET", READ, "listing integrations"),
     ("/integrations/install", install, "POST", OPERATE, "installing"),
+    ("/integrations/import", import_servers, "POST", OPERATE, "importing"),
+    ("/integrations/export", export_servers, "GET", READ, "exporting"),
     ("/integrations/{id}", remove, "DELETE", OPERATE, "removing"),
     ("/integrations/{id}/start", start, "POST", OPERATE, "starting"),
     ("/integrations/{id}/stop", stop, "POST", OPERATE, "stopping"),

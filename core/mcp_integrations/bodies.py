@@ -26,7 +26,7 @@ MAX_ID_CHARS = 64
 MAX_ENV_ENTRIES = 200
 MAX_ENV_VALUE_BYTES = 64 * 1024
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-TOP_LEVEL_FIELDS = ("source", "id", "env", "call_timeout", "start_on_demand")
+TOP_LEVEL_FIELDS = ("source", "id", "env", "call_timeout", "start_on_demand", "autostart")
 #: The longest a caller may let one call run, in seconds.
 MAX_TIMEOUT = 3600.0
 
@@ -209,12 +209,12 @@ def _flag(body: Mapping[str, Any], field: str) -> bool:
 
 def parse_install(body: Mapping[str, Any]) -> InstallRequest:
     """``POST /integrations/install``: ``source``, ``id``, ``env``, the hub's options for
-    calls (``call_timeout``, ``start_on_demand``); other keys are options for the plugin
-    that resolves the source, which validates them itself."""
+    calls (``call_timeout``, ``start_on_demand``) and ``autostart``; other keys are options
+    for the plugin that resolves the source, which validates them itself."""
     source, integration_id, env = _source(body), _id(body), _env(body)
     calls = IntegrationOptions(timeout(body, "call_timeout"), _flag(body, "start_on_demand"))
     options = {k: v for k, v in body.items() if k not in TOP_LEVEL_FIELDS}
-    return InstallRequest(source, integration_id, env, options, calls)
+    return InstallRequest(source, integration_id, env, options, calls, _flag(body, "autostart"))
 
 
 def json_object_or_empty(raw: bytes) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from anyio.abc import TaskGroup
 from mcp_integrations import envpolicy, processes
 from mcp_integrations.auth import LOCAL_USER
 from mcp_integrations.calls import DEFAULT_CALL_TIMEOUT, Calls
-from mcp_integrations.errors import AlreadyInstalled, InvalidId, NotFound
+from mcp_integrations.errors import AlreadyInstalled, IntegrationsError, InvalidId, NotFound
 from mcp_integrations.logscrub import SecretSet
 from mcp_integrations.models import (
+    JSON,
     InstallRequest,
     Integration,
     IntegrationEvent,
@@ -172,6 +173,40 @@ class Manager:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
             supervisor = self._supervisors[integration_id] = self._supervisor(integration)
+            return supervisor
+
+    async def install_many(
+        self,
+        requests: Sequence[tuple[str, InstallRequest | IntegrationsError]],
+        principal: Principal,
+    ) -> Sequence[JSON]:
+        """Install each at once, in its own right: one that fails leaves the others be."""
+        results: list[JSON] = [{} for _ in requests]
+
+        async def one(index: int, name: str, request: InstallRequest | IntegrationsError) -> None:
+            try:
+                if isinstance(request, IntegrationsError):
+                    raise request
+                supervisor = await self.install(request, principal)
+                results[index] = {"id": supervisor.integration.id, "installed": True}
+                if request.autostart:
+                    results[index]["status"] = (await self.autostart(name)).status.value
+            except IntegrationsError as exc:
+                error = {"code": exc.code, "message": exc.message}
+                results[index] = {"id": name[:64], "installed": False, "error": error}
+
+        async with anyio.create_task_group() as tg:
+            for index, (name, request) in enumerate(requests):
+                tg.start_soon(one, index, name, request)
+        return results
+
+    async def autostart(self, integration_id: str) -> Supervisor:
+        """Start a new integration; a failure stays in its status rather than undoing it."""
+        try:
+            return await self.start(integration_id)
+        except IntegrationsError as exc:
+            supervisor = self.get(integration_id)
+            supervisor.last_error = supervisor.last_error or exc.message
             return supervisor
 
     async def remove(self, integration_id: str) -> None:

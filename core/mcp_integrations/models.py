@@ -73,6 +73,7 @@ class InstallRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     integration_options: IntegrationOptions = field(default_factory=IntegrationOptions)
+    autostart: bool = False
 
 
 @dataclass(frozen=True)

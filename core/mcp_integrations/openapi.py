@@ -226,6 +226,35 @@ def _schemas() -> dict[str, Any]:
                 "timeout": _timeout("this request"),
             },
         },
+        "McpServers": {
+            "type": "object",
+            "required": ["mcpServers"],
+            "description": "Claude Desktop, Cursor and VS Code's form: entries with command, "
+            "args, env, cwd, or url, type and headers.",
+            "properties": {
+                "mcpServers": {"type": "object", "additionalProperties": {"type": "object"}},
+                "autostart": {"type": "boolean"},
+            },
+        },
+        "ImportResults": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "installed"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "installed": {"type": "boolean"},
+                            "status": {"type": "string", "enum": STATUSES},
+                            "error": {"type": "object"},
+                        },
+                    },
+                }
+            },
+        },
         "McpResult": {
             "type": "object",
             "description": "The MCP result as the server sent it (camelCase): for a tool, "
@@ -290,6 +319,7 @@ def _schemas() -> dict[str, Any]:
                     "type": "string",
                     "description": "docker: sources only: the container's network, e.g. none.",
                 },
+                "autostart": {"type": "boolean", "description": "Start it once installed."},
                 "call_timeout": _timeout("a call to this integration"),
                 "start_on_demand": {
                     "type": "boolean",
@@ -338,7 +368,11 @@ def _schemas() -> dict[str, Any]:
         "Installed": {
             "type": "object",
             "required": ["id", "installed"],
-            "properties": {"id": {"type": "string"}, "installed": {"const": True}},
+            "properties": {
+                "id": {"type": "string"},
+                "installed": {"const": True},
+                "status": {"type": "string", "enum": STATUSES},
+            },
         },
         "Removed": {
             "type": "object",
@@ -440,6 +474,28 @@ def document() -> dict[str, Any]:
                         "content": _json("InstallRequest"),
                     },
                 }
+            },
+            "/integrations/import": {
+                "post": _operation(
+                    "importServers",
+                    "Install every entry of an mcpServers document",
+                    (
+                        "200",
+                        "ImportResults",
+                        "Each entry's result, in order; one bad entry does not stop the others.",
+                    ),
+                    ("400",),
+                    body=True,
+                    request="McpServers",
+                )
+            },
+            "/integrations/export": {
+                "get": _operation(
+                    "exportServers",
+                    "Every integration as an mcpServers document",
+                    ("200", "McpServers", "Secrets left as ${NAME} references."),
+                    (),
+                )
             },
             "/integrations/{id}": {
                 "delete": _operation(
