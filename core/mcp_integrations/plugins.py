@@ -26,6 +26,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mcp_integrations_plugins.sources.command",
     "mcp_integrations_plugins.sources.remote",
     "mcp_integrations_plugins.sources.docker",
+    "mcp_integrations_plugins.sources.pypi",
+    "mcp_integrations_plugins.sources.npm",
     "mcp_integrations_plugins.runtimes.subprocess",
     "mcp_integrations_plugins.runtimes.remote",
     "mcp_integrations_plugins.runtimes.docker",
