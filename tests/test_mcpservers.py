@@ -39,6 +39,8 @@ CLAUDE_DESKTOP = {
             {"args": ["--flag"]},
         ),
         ({"command": "uvx", "args": ["mcp-server-time"]}, "pypi:mcp-server-time", {}),
+        ({"command": "uvx", "args": ["mcp-server-time@1.2"]}, "pypi:mcp-server-time==1.2", {}),
+        ({"command": "uvx", "args": ["x@latest"]}, "pypi:x", {}),
         ({"command": "docker", "args": ["run", "-i", "--rm", "mcp/time"]}, "docker:mcp/time", {}),
         (
             {"command": "uvx", "args": ["--from", "x", "y"]},

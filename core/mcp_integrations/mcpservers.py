@@ -28,7 +28,11 @@ def _package_source(command: str, args: list[str]) -> tuple[str, list[str]] | No
     if program in ("npx", "uvx"):
         rest = [a for a in args if not (program == "npx" and a in _NPX_FLAGS)]
         if rest and not rest[0].startswith("-"):
-            return ("npm:" if program == "npx" else "pypi:") + rest[0], rest[1:]
+            if program == "npx":
+                return "npm:" + rest[0], rest[1:]
+            name, _, version = rest[0].partition("@")  # uvx's NAME@VERSION form
+            pinned = f"{name}=={version}" if version and version != "latest" else name
+            return "pypi:" + pinned, rest[1:]
         return None
     if program == "docker" and args[:1] == ["run"]:
         rest = args[1:]
