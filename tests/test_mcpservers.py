@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from typing import Any
 
@@ -12,7 +14,9 @@ from starlette.testclient import TestClient
 from mcp_integrations.errors import BadRequest
 from mcp_integrations.mcpservers import MAX_ENTRIES, entry_request, export_entry
 from mcp_integrations.models import Integration, LaunchSpec
-from tests.helpers import TOY_SERVER
+from tests.docker_image import server_image
+from tests.helpers import TOY_SERVER, free_port
+from tests.test_remote import remote_server
 
 TOKEN = "Bearer import-secret-0123456"
 CLAUDE_DESKTOP = {
@@ -173,3 +177,55 @@ def test_a_registry_server_json_installs(client: TestClient) -> None:
         "packages": [{"registryType": "mcpb"}],
     }
     assert client.post("/integrations/install", json=nothing).status_code == 400
+
+
+def _docker_image() -> str | None:
+    """The docker test image's tag, or None where no daemon answers (that entry is left
+    out, as it would be from a machine without docker)."""
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return server_image().tag if info.returncode == 0 else None
+
+
+def test_a_real_claude_desktop_config_moves_over_whole(client: TestClient) -> None:
+    """npx, uvx, docker, a URL with a token, a script with env, a module with env: every
+    entry is listed and starts (packages from the real npm and PyPI registries)."""
+    port = free_port()
+    servers: dict[str, Any] = {
+        "everything": {
+            "command": "npx",
+            "args": ["-y", "@modelcontextprotocol/server-everything@2026.8.31"],
+        },
+        "time": {"command": "uvx", "args": ["mcp-server-time@2026.10.19"]},
+        "remote": {"url": f"http://127.0.0.1:{port}/mcp", "headers": {"Authorization": TOKEN}},
+        "script": {
+            "command": sys.executable,
+            "args": [str(TOY_SERVER)],
+            "env": {"TOY_SECRET": "script-secret-0042"},
+        },
+        "github": {
+            "command": sys.executable,
+            "args": ["-m", "mcp_integrations_connectors.github"],
+            "env": {"GITHUB_TOKEN": "ghp_imported-token-0042"},
+        },
+    }
+    image = _docker_image()
+    if image is not None:
+        servers["container"] = {"command": "docker", "args": ["run", "-i", "--rm", image]}
+    with remote_server("streamable-http", port):
+        response = client.post("/integrations/import", json={"mcpServers": servers})
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert [r["id"] for r in results if r["installed"]] == list(servers), results
+        listed = {i["id"] for i in client.get("/integrations").json()["integrations"]}
+        assert listed == set(servers)
+        for integration_id in servers:
+            started = client.post(f"/integrations/{integration_id}/start").json()
+            assert started["status"] == "running", started
+            assert started["tools_count"] > 0, started
+            client.post(f"/integrations/{integration_id}/stop")
+    exported = client.get("/integrations/export").json()["mcpServers"]
+    assert exported["time"]["command"] == "uvx" and exported["everything"]["command"] == "npx"
+    assert "ghp_imported" not in json.dumps(exported)
