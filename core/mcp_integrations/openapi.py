@@ -287,8 +287,9 @@ def _schemas() -> dict[str, Any]:
                     "maxLength": MAX_SOURCE_CHARS,
                     "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
                     "description": "A connector's name (e.g. postgresql-connector), "
-                    "'command', 'docker:IMAGE', or an http(s) URL of a running MCP server. "
-                    "Surrounding spaces are dropped; no control characters.",
+                    "'command', 'pypi:REQUIREMENT', 'npm:PACKAGE[@VERSION]', 'docker:IMAGE', "
+                    "or an http(s) URL of a running MCP server. Surrounding spaces are "
+                    "dropped; no control characters.",
                     "examples": ["github-connector"],
                 },
                 "id": {
