@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from mcp_integrations.errors import BadRequest, InvalidId
@@ -215,6 +215,45 @@ def parse_install(body: Mapping[str, Any]) -> InstallRequest:
     calls = IntegrationOptions(timeout(body, "call_timeout"), _flag(body, "start_on_demand"))
     options = {k: v for k, v in body.items() if k not in TOP_LEVEL_FIELDS}
     return InstallRequest(source, integration_id, env, options, calls, _flag(body, "autostart"))
+
+
+#: Arguments of a program a source runs: as many and as long as a sane command line.
+MAX_ARGS = 256
+MAX_ARG_CHARS = 4096
+_UNENCODABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def string_list(raw: Any, field: str) -> tuple[str, ...]:
+    """Program arguments from the caller: a bounded list of strings the OS can take (no
+    NUL, no lone surrogates), or a 400 naming the field and the argument."""
+    if not isinstance(raw, list):
+        raise BadRequest(f"{field!r} must be a list of strings, not {kind(raw)}")
+    if len(raw) > MAX_ARGS:
+        raise BadRequest(f"{field!r} has {len(raw)} arguments; at most {MAX_ARGS} are allowed")
+    for index, arg in enumerate(raw):
+        if not isinstance(arg, str):
+            raise BadRequest(f"{field!r} argument {index} must be a string, not {kind(arg)}")
+        if len(arg) > MAX_ARG_CHARS:
+            raise BadRequest(
+                f"{field!r} argument {index} must be at most {MAX_ARG_CHARS} characters, "
+                f"not {len(arg)}: {preview(arg)}"
+            )
+        if _UNENCODABLE.search(arg):
+            raise BadRequest(
+                f"{field!r} argument {index} must not contain NUL or lone surrogates: "
+                f"{preview(arg)}"
+            )
+    return tuple(raw)
+
+
+def only_options(options: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
+    """Refuse an option a source does not know: a misspelt one silently left out would run
+    something else than asked (another script, an unlimited container)."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise BadRequest(
+            f"unknown option {preview(unknown[0])} for {what}; the options are {', '.join(allowed)}"
+        )
 
 
 def json_object_or_empty(raw: bytes) -> dict[str, Any]:

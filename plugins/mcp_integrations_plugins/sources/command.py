@@ -19,12 +19,17 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mcp_integrations import hookimpl
-from mcp_integrations.bodies import MAX_ENV_ENTRIES, check_env_name, kind, preview
+from mcp_integrations.bodies import (
+    MAX_ARG_CHARS,
+    MAX_ENV_ENTRIES,
+    check_env_name,
+    kind,
+    preview,
+    string_list,
+)
 from mcp_integrations.errors import BadRequest
 from mcp_integrations.models import InstallRequest, LaunchSpec
 
-MAX_ARGS = 256
-MAX_ARG_CHARS = 4096
 #: A command given as one string is split in Python; bound the work before splitting.
 MAX_COMMAND_LINE_CHARS = 64 * 1024
 _UNENCODABLE = re.compile(r"[\x00\ud800-\udfff]")
@@ -57,21 +62,7 @@ def _command(raw: Any, extra: Any = None) -> tuple[str, ...]:
         raise BadRequest(f"'command' must be a list of strings or one string, not {kind(raw)}")
     if not args:
         raise BadRequest("'command' must name a program to run")
-    if len(args) > MAX_ARGS:
-        raise BadRequest(f"'command' has {len(args)} arguments; at most {MAX_ARGS} are allowed")
-    for index, arg in enumerate(args):
-        if not isinstance(arg, str):
-            raise BadRequest(f"'command' argument {index} must be a string, not {kind(arg)}")
-        if len(arg) > MAX_ARG_CHARS:
-            raise BadRequest(
-                f"'command' argument {index} must be at most {MAX_ARG_CHARS} characters, "
-                f"not {len(arg)}: {preview(arg)}"
-            )
-        if _UNENCODABLE.search(arg):
-            raise BadRequest(
-                f"'command' argument {index} must not contain NUL or lone surrogates: "
-                f"{preview(arg)}"
-            )
+    string_list(args, "command")
     if not args[0]:
         raise BadRequest("'command' must name a program to run: its first argument is empty")
     return tuple(args)

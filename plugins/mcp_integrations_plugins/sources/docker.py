@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp_integrations import hookimpl
-from mcp_integrations.bodies import kind, preview
+from mcp_integrations.bodies import kind, only_options, preview
 from mcp_integrations.errors import BadRequest, InstallFailed
 from mcp_integrations.models import InstallRequest, LaunchSpec
 from mcp_integrations.private import open_private
@@ -107,12 +107,7 @@ def _network(raw: Any) -> list[str]:
 def run_flags(options: Mapping[str, Any]) -> tuple[str, ...]:
     """The ``docker run`` flags for the install options; an unknown option is refused,
     since a misspelt limit silently left out would run the container unlimited."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise BadRequest(
-            f"unknown option {preview(unknown[0])} for a docker image; "
-            f"the options are {', '.join(OPTIONS)}"
-        )
+    only_options(options, OPTIONS, "a docker image")
     return (
         *_cpus(options.get("cpus")),
         *_memory(options.get("memory")),

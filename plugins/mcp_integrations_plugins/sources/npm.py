@@ -40,12 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from mcp_integrations import hookimpl
-from mcp_integrations.bodies import kind, preview
+from mcp_integrations.bodies import only_options, preview, string_list
 from mcp_integrations.errors import BadRequest, InstallFailed, UnknownSource
 from mcp_integrations.models import InstallRequest, LaunchSpec
 from mcp_integrations.private import open_private, private_dir
 from mcp_integrations.processes import base_env
-from mcp_integrations_plugins.sources.command import MAX_ARG_CHARS, MAX_ARGS
 
 PREFIX = "npm:"
 OPTIONS = ("command", "args")
@@ -70,7 +69,6 @@ _RANGE = rf"{_COMPARATOR}(?:\|\|{_COMPARATOR})*"
 _TAG = r"[A-Za-z][A-Za-z0-9._-]{0,127}"
 VERSION = re.compile(rf"{_RANGE}|{_TAG}")
 BIN_NAME = re.compile(r"[A-Za-z0-9@][A-Za-z0-9@._~+-]{0,213}")
-_UNENCODABLE = re.compile(r"[\x00\ud800-\udfff]")
 _E404 = re.compile(r"\bcode E404\b")
 _ETARGET = re.compile(r"\bcode ETARGET\b")
 
@@ -129,36 +127,8 @@ def _bin_option(raw: Any) -> str | None:
     return raw
 
 
-def _args_option(raw: Any) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise BadRequest(f"'args' must be a list of strings, not {kind(raw)}")
-    if len(raw) > MAX_ARGS:
-        raise BadRequest(f"'args' has {len(raw)} arguments; at most {MAX_ARGS} are allowed")
-    for index, arg in enumerate(raw):
-        if not isinstance(arg, str):
-            raise BadRequest(f"'args' argument {index} must be a string, not {kind(arg)}")
-        if len(arg) > MAX_ARG_CHARS:
-            raise BadRequest(
-                f"'args' argument {index} must be at most {MAX_ARG_CHARS} characters, "
-                f"not {len(arg)}: {preview(arg)}"
-            )
-        if _UNENCODABLE.search(arg):
-            raise BadRequest(
-                f"'args' argument {index} must not contain NUL or lone surrogates: {preview(arg)}"
-            )
-    return tuple(raw)
-
-
-def _check_options(options: Mapping[str, Any]) -> None:
-    """A misspelt option silently left out would run another bin or other arguments."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise BadRequest(
-            f"unknown option {preview(unknown[0])} for an npm package; "
-            f"the options are {', '.join(OPTIONS)}"
-        )
+def _args(raw: Any) -> tuple[str, ...]:
+    return () if raw is None else string_list(raw, "args")
 
 
 @hookimpl
@@ -166,9 +136,9 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
     if not source.startswith(PREFIX):
         return None
     package = parse_spec(source)
-    _check_options(request.options)
+    only_options(request.options, OPTIONS, "an npm package")
     asked = _bin_option(request.options.get("command"))
-    args = _args_option(request.options.get("args"))
+    args = _args(request.options.get("args"))
     return LaunchSpec(
         runtime="subprocess",
         # completed by ``prepare``: the bin asked for (or the name npm gives a lone bin)

@@ -49,12 +49,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mcp_integrations import hookimpl
-from mcp_integrations.bodies import kind, preview
+from mcp_integrations.bodies import only_options, preview, string_list
 from mcp_integrations.errors import BadRequest, InstallFailed, UnknownSource
 from mcp_integrations.models import InstallRequest, LaunchSpec
 from mcp_integrations.private import open_private
 from mcp_integrations.processes import base_env
-from mcp_integrations_plugins.sources.command import MAX_ARG_CHARS, MAX_ARGS
 
 PREFIX = "pypi:"
 OPTIONS = ("command", "args")
@@ -68,7 +67,6 @@ PIP_PYTHON_OPTION = Version("22.3")
 #: ';' (markers), '@', ':' or '/' (URLs and paths), quotes or shell metacharacters.
 REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~*+]*")
 SCRIPT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
-_UNENCODABLE = re.compile(r"[\x00\ud800-\udfff]")
 #: Installer settings of the hub's environment that would install elsewhere, or something
 #: else, than the one requirement into the venv; the index, proxy and TLS ones stay.
 INSTALLER_ENV_REFUSED = frozenset(
@@ -159,36 +157,8 @@ def _script_option(raw: Any) -> str | None:
     return raw
 
 
-def _args_option(raw: Any) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise BadRequest(f"'args' must be a list of strings, not {kind(raw)}")
-    if len(raw) > MAX_ARGS:
-        raise BadRequest(f"'args' has {len(raw)} arguments; at most {MAX_ARGS} are allowed")
-    for index, arg in enumerate(raw):
-        if not isinstance(arg, str):
-            raise BadRequest(f"'args' argument {index} must be a string, not {kind(arg)}")
-        if len(arg) > MAX_ARG_CHARS:
-            raise BadRequest(
-                f"'args' argument {index} must be at most {MAX_ARG_CHARS} characters, "
-                f"not {len(arg)}: {preview(arg)}"
-            )
-        if _UNENCODABLE.search(arg):
-            raise BadRequest(
-                f"'args' argument {index} must not contain NUL or lone surrogates: {preview(arg)}"
-            )
-    return tuple(raw)
-
-
-def _check_options(options: Mapping[str, Any]) -> None:
-    """A misspelt option silently left out would run another script or other arguments."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise BadRequest(
-            f"unknown option {preview(unknown[0])} for a PyPI package; "
-            f"the options are {', '.join(OPTIONS)}"
-        )
+def _args(raw: Any) -> tuple[str, ...]:
+    return () if raw is None else string_list(raw, "args")
 
 
 @hookimpl
@@ -196,9 +166,9 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
     if not source.startswith(PREFIX):
         return None
     requirement = parse_requirement(source)
-    _check_options(request.options)
+    only_options(request.options, OPTIONS, "a PyPI package")
     asked = _script_option(request.options.get("command"))
-    args = _args_option(request.options.get("args"))
+    args = _args(request.options.get("args"))
     name = canonicalize_name(requirement.name)
     return LaunchSpec(
         runtime="subprocess",
