@@ -9,6 +9,8 @@ from pathlib import Path
 
 import anyio
 import pluggy
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -17,9 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from mcp_integrations import openapi
+from mcp_integrations import __version__, openapi
 from mcp_integrations.auth import Authentication, require
 from mcp_integrations.bodies import (
+    bounded_int,
     json_object,
     json_object_or_empty,
     parse_call,
@@ -40,6 +43,14 @@ from mcp_integrations.mcpservers import (
     server_json_request,
 )
 from mcp_integrations.models import InstallRequest, Role
+from mcp_integrations.observe import (
+    MAX_TAIL_LINES,
+    Events,
+    Metrics,
+    RequestCounter,
+    follow,
+    tail,
+)
 from mcp_integrations.plugins import Hooks, make_plugin_manager
 from mcp_integrations.private import private_dir
 from mcp_integrations.settings import Settings
@@ -155,6 +166,38 @@ async def get_prompt(request: Request) -> Response:
     return JSONResponse(result_json(result))
 
 
+async def health(request: Request) -> Response:
+    manager = _manager(request)
+    body = {"status": "ok", "ready": manager.ready, "version": __version__}
+    return JSONResponse(body | {"integrations": len(manager.list())})
+
+
+async def events(request: Request) -> Response:
+    return EventSourceResponse(request.app.state.events.stream(), ping=15)
+
+
+async def logs(request: Request) -> Response:
+    supervisor = _manager(request).get(request.path_params["id"])
+    log = _manager(request).workdirs / supervisor.integration.id / "server.log"
+    lines = bounded_int(request.query_params.get("tail", "100"), "tail", 0, MAX_TAIL_LINES)
+    if request.query_params.get("follow") in ("true", "1"):
+
+        async def lines_then_more() -> AsyncIterator[dict[str, str]]:
+            for line in await anyio.to_thread.run_sync(tail, log, lines):
+                yield {"event": "line", "data": line}
+            async for item in follow(log):
+                yield item
+
+        return EventSourceResponse(lines_then_more(), ping=15)
+    found = await anyio.to_thread.run_sync(tail, log, lines)
+    return JSONResponse({"id": supervisor.integration.id, "lines": found})
+
+
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
 async def openapi_document(request: Request) -> Response:
     return JSONResponse(openapi.document())
 
@@ -206,6 +249,10 @@ ROUTES = [
     ("/integrations/{id}/prompts", prompts, "GET", READ, "listing prompts"),
     ("/integrations/{id}/prompts/{name}/get", get_prompt, "POST", READ, "getting prompts"),
     ("/openapi.json", openapi_document, "GET", READ, "reading the API's description"),
+    ("/health", health, "GET", READ, "checking health"),
+    ("/events", events, "GET", READ, "following events"),
+    ("/metrics", metrics, "GET", READ, "reading metrics"),
+    ("/integrations/{id}/logs", logs, "GET", READ, "reading logs"),
 ]
 
 
@@ -241,6 +288,7 @@ def create_app(
     """The API over the integrations kept in ``data_dir``; servers run while the app does."""
     hooks = Hooks(plugin_manager or make_plugin_manager())
     settings = settings or Settings()
+    observed = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -251,6 +299,9 @@ def create_app(
                 gateway = Gateway(manager, tg)
                 await gateway.start()
                 app.state.manager, app.state.gateway = manager, gateway
+                app.state.events = Events(manager)
+                observed.watch(manager)
+                manager.call_observer = observed.tool_call
                 tg.start_soon(manager.resume)
                 try:
                     yield
@@ -262,7 +313,7 @@ def create_app(
             store.close()
 
     mcp_methods = ["GET", "POST", "DELETE"]
-    return Starlette(
+    app = Starlette(
         routes=[
             *(
                 Route(path, _guarded(fn, role, action), methods=[method])
@@ -271,7 +322,9 @@ def create_app(
             Route("/mcp", McpEndpoint(single=False), methods=mcp_methods),
             Route("/integrations/{id}/mcp", McpEndpoint(single=True), methods=mcp_methods),
         ],
-        middleware=_middleware(settings, hooks),
+        middleware=[Middleware(RequestCounter, metrics=observed), *_middleware(settings, hooks)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.state.metrics = observed
+    return app

@@ -16,6 +16,9 @@ from mcp_integrations.plugins import Hooks
 from mcp_integrations.settings import Settings
 
 LOCAL_USER = Principal("local", Role.ADMIN)
+#: Paths a caller without credentials may read: liveness probes carry no token.
+PUBLIC_PATHS = frozenset({"/health"})
+ANONYMOUS = Principal("anonymous", Role.READER)
 
 
 def identify(hooks: Hooks, connection: HTTPConnection, settings: Settings) -> Principal:
@@ -47,7 +50,9 @@ class Authentication:
             try:
                 principal = identify(self.hooks, HTTPConnection(scope), self.settings)
             except IntegrationsError as exc:
-                await from_error(exc)(scope, receive, send)
-                return
+                if scope.get("path") not in PUBLIC_PATHS:
+                    await from_error(exc)(scope, receive, send)
+                    return
+                principal = ANONYMOUS
             scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -256,6 +256,15 @@ def only_options(options: Mapping[str, Any], allowed: Sequence[str], what: str) 
         )
 
 
+def bounded_int(raw: str, field: str, low: int, high: int) -> int:
+    """A query parameter that must be a whole number in [low, high]."""
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(
+            f"{field!r} must be a whole number from {low} to {high}, not {preview(raw)}"
+        )
+    return int(raw)
+
+
 def json_object_or_empty(raw: bytes) -> dict[str, Any]:
     """A body that may be left out altogether (``curl -X POST`` with no ``-d``)."""
     return json_object(raw) if raw.strip() else {}

@@ -7,6 +7,7 @@ is the MCP result as the server sent it, with the integration's secrets masked.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -42,6 +43,8 @@ RESOURCE_NOT_FOUND = -32002
 T = TypeVar("T")
 R = TypeVar("R")
 ResultT = TypeVar("ResultT", bound=BaseModel)
+#: Told of each tool call: the integration, its seconds, and ok, tool_error or error.
+CallObserver = Callable[[str, float, str], None]
 
 
 def result_json(result: BaseModel) -> JSON:
@@ -85,11 +88,16 @@ class Calls:
     behalf of ``caller`` (who may be asked back), for REST routes and the MCP gateway."""
 
     def __init__(
-        self, supervisor: Supervisor, timeout: float, caller: Caller | None = None
+        self,
+        supervisor: Supervisor,
+        timeout: float,
+        caller: Caller | None = None,
+        observe: CallObserver | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.timeout = timeout
         self.caller = caller
+        self.observe = observe
 
     def _connection(self) -> Connection:
         connection = self.supervisor.connection
@@ -166,7 +174,15 @@ class Calls:
                 name, arguments, progress_callback=progress, meta=meta or None
             )
 
-        return self.supervisor.scrubbed_model(await self._once_more(f"tool {name!r}", send))
+        began, outcome = time.perf_counter(), "error"
+        try:
+            result = await self._once_more(f"tool {name!r}", send)
+            outcome = "tool_error" if result.is_error else "ok"
+            return self.supervisor.scrubbed_model(result)
+        finally:
+            if self.observe is not None:
+                elapsed = time.perf_counter() - began
+                self.observe(self.supervisor.integration.id, elapsed, outcome)
 
     async def _all_pages(
         self,

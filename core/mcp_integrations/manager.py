@@ -22,7 +22,7 @@ from anyio.abc import TaskGroup
 
 from mcp_integrations import envpolicy, processes
 from mcp_integrations.auth import LOCAL_USER
-from mcp_integrations.calls import DEFAULT_CALL_TIMEOUT, Calls
+from mcp_integrations.calls import DEFAULT_CALL_TIMEOUT, CallObserver, Calls
 from mcp_integrations.errors import AlreadyInstalled, IntegrationsError, InvalidId, NotFound
 from mcp_integrations.logscrub import SecretSet
 from mcp_integrations.models import (
@@ -81,6 +81,9 @@ class Manager:
         self.listeners: list[Listener] = []
         #: Grows whenever the set of running integrations or their tools may have changed.
         self.generation = 0
+        #: True once what was running before the hub started runs again (readiness).
+        self.ready = False
+        self.call_observer: CallObserver | None = None
         for integration in store.list():
             self._supervisors[integration.id] = self._supervisor(integration)
 
@@ -269,7 +272,7 @@ class Manager:
         if supervisor.connection is None and options.start_on_demand:
             await self.start(integration_id)
         seconds = deadline or options.call_timeout or DEFAULT_CALL_TIMEOUT
-        return Calls(supervisor, seconds, caller)
+        return Calls(supervisor, seconds, caller, self.call_observer)
 
     async def resume(self) -> None:
         """Start what was running when the hub last stopped; failures stay in each status."""
@@ -277,6 +280,7 @@ class Manager:
             for supervisor in self.list():
                 if supervisor.integration.desired is Status.RUNNING:
                     tg.start_soon(self._resume_one, supervisor.integration.id)
+        self.ready = True
 
     async def _resume_one(self, integration_id: str) -> None:
         try:
