@@ -20,7 +20,7 @@ import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
 
-from mcp_integrations import envpolicy, processes
+from mcp_integrations import envpolicy, leftovers, processes
 from mcp_integrations.auth import LOCAL_USER
 from mcp_integrations.calls import DEFAULT_CALL_TIMEOUT, CallObserver, Calls
 from mcp_integrations.errors import AlreadyInstalled, IntegrationsError, InvalidId, NotFound
@@ -71,6 +71,8 @@ class Manager:
         self.store = store
         self.hooks = hooks
         self.workdirs = private_dir(data_dir / "integrations")
+        #: Before anything starts (and before the app listens): what a killed hub left running.
+        self.leftovers = leftovers.reconcile(self.workdirs)
         self._tg = task_group
         self.policy = policy or RestartPolicy()
         self.pass_env = tuple(pass_env)

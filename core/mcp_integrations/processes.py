@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -95,3 +96,56 @@ async def terminate_group(process: Process, grace: float) -> None:
         os.killpg(pgid, signal.SIGKILL)
     with anyio.move_on_after(grace):
         await wait_exit(process)
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` from field 3 (state) on, or None if there is no such process:
+    split after the last ``)``, since the command name may hold spaces and parentheses."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (stat field 22): with the boot id,
+    what tells a process from a later one that got the same pid."""
+    fields = proc_stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def group_members(pgid: int) -> dict[int, list[str]]:
+    """The live processes of group ``pgid`` (zombies left out: a reaper may never come, when
+    the hub that was their parent is gone), each with its stat fields from field 3 on."""
+    members = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = proc_stat(int(entry.name))
+        if fields and fields[2] == str(pgid) and fields[0] != "Z":
+            members[int(entry.name)] = fields
+    return members
+
+
+def _wait_groups_gone(pgids: Iterable[int], seconds: float) -> list[int]:
+    """Wait up to ``seconds`` for every group to have no live member; those that still do."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = [pgid for pgid in pgids if group_members(pgid)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(POLL_INTERVAL)
+
+
+def stop_groups_now(pgids: Sequence[int], grace: float) -> list[int]:
+    """TERM the groups, wait up to ``grace`` for all to go, KILL what is left; blocking, for
+    groups that are not our children (so there is no exit to be told of): those not gone."""
+    for pgid in pgids:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+    left = _wait_groups_gone(pgids, grace)
+    for pgid in left:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+    return _wait_groups_gone(left, grace)

@@ -20,7 +20,7 @@ from anyio.streams.text import TextReceiveStream
 from mcp import ClientSession
 from mcp.shared.message import SessionMessage
 
-from mcp_integrations import processes
+from mcp_integrations import leftovers, processes
 from mcp_integrations.errors import StartFailed
 from mcp_integrations.private import open_private
 from mcp_integrations.redact import Redactor
@@ -185,6 +185,8 @@ async def stdio_connection(
         process = await processes.spawn(command, env, cwd or workdir)
     except OSError as exc:
         raise StartFailed(redact(f"cannot run {command[0]!r}: {exc.strerror or exc}")) from exc
+    # Kept until the group is stopped and reaped, for the next hub if this one is killed.
+    leftovers.record(workdir, process.pid)
     server = _Server(process, _StderrLog(workdir / "server.log", redact))
     to_session, from_server = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     to_server, from_session = anyio.create_memory_object_stream[SessionMessage](0)
@@ -215,5 +217,6 @@ async def stdio_connection(
                     await server.stop(grace)
                 tg.cancel_scope.cancel()
     finally:
+        leftovers.forget(workdir, process.pid)
         for stream in (to_session, from_server, to_server, from_session):
             stream.close()

@@ -12,6 +12,7 @@ TOY_SECRET           printed to stderr at startup, to check that logs scrub it
 TOY_SECRET_FORMS=1   also print it URL-encoded, in Basic auth, JSON-escaped, upper-cased
                      and split across two lines
 TOY_CANCEL_MARKER=F  written when a call of ``slow`` is cancelled
+TOY_OUTLIVE_STDIN=1  keep running after stdin closes (as a server of a killed hub may)
 """
 
 from __future__ import annotations
@@ -167,6 +168,9 @@ def main() -> None:
         child = subprocess.Popen(["sleep", "300"], stdin=subprocess.DEVNULL)
         Path(pidfile).write_text(str(child.pid))
     server.run()
+    if os.environ.get("TOY_OUTLIVE_STDIN"):
+        while True:
+            signal.pause()
 
 
 if __name__ == "__main__":
