@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from mcp_integrations import hookimpl
+from mcp_integrations.app import create_app
 from mcp_integrations.models import IntegrationEvent
+from mcp_integrations.supervisor import RestartPolicy
+from tests.conftest import TEST_SETTINGS
 from tests.helpers import TOY_SERVER, live_children, pid_alive, toy_install, wait_until
 
 SEED_TOOLS = [
@@ -433,3 +437,52 @@ def test_the_data_dir_is_private(client: TestClient, data_dir: Path) -> None:
         if mode != ("0o700" if (data_dir / path).is_dir() else "0o600")
     }
     assert wrong == {}
+
+
+def _status(client: TestClient, integration_id: str = "toy") -> dict[str, Any]:
+    return dict(client.get(f"/integrations/{integration_id}/status").json())
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "ends"),
+    [("never", 3, "failed"), ("on-failure", 0, "stopped"), ("always", 0, "running")],
+)
+def test_restart_modes(client: TestClient, mode: str, code: int, ends: str) -> None:
+    body = {**toy_install(), "restart": mode}
+    assert client.post("/integrations/install", json=body).status_code == 201
+    pid = client.post("/integrations/toy/start").json()["pid"]
+    client.post("/integrations/toy/tools/crash/call", json={"arguments": {"code": code}})
+
+    def settled() -> dict[str, Any] | None:
+        now = _status(client)
+        if ends == "running":
+            return now if now["status"] == "running" and now["pid"] != pid else None
+        return now if now["status"] == ends else None
+
+    now = wait_until(settled, what=f"the integration to end {ends}")
+    assert now["last_exit_code"] == code
+    assert now["restarts"] == (1 if ends == "running" else 0)
+    if mode == "never":
+        assert "'never'" in now["last_error"]
+    assert not pid_alive(pid)
+
+
+def test_next_retry_at_while_backing_off(data_dir: Path) -> None:
+    patient = RestartPolicy(backoff_initial=30, jitter=0.1)
+    app = create_app(data_dir, settings=TEST_SETTINGS, policy=patient)
+    with TestClient(app) as client:
+        client.post("/integrations/install", json=toy_install())
+        pid = client.post("/integrations/toy/start").json()["pid"]
+        os.kill(pid, signal.SIGKILL)
+        waiting = wait_until(
+            lambda: (s := _status(client))["next_retry_at"] and s, what="a scheduled restart"
+        )
+        assert waiting["status"] == "crashed"
+        assert 26 <= waiting["next_retry_at"] - time.time() <= 34
+        assert client.post("/integrations/toy/stop").json()["next_retry_at"] is None
+        assert _status(client)["status"] == "stopped"
+
+
+def test_a_bad_restart_mode_is_400(client: TestClient) -> None:
+    response = client.post("/integrations/install", json={**toy_install(), "restart": "sometimes"})
+    assert error_code(response, 400) == "bad_request" and "'restart'" in response.text

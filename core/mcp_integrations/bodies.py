@@ -26,7 +26,16 @@ MAX_ID_CHARS = 64
 MAX_ENV_ENTRIES = 200
 MAX_ENV_VALUE_BYTES = 64 * 1024
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-TOP_LEVEL_FIELDS = ("source", "id", "env", "call_timeout", "start_on_demand", "autostart")
+TOP_LEVEL_FIELDS = (
+    "source",
+    "id",
+    "env",
+    "call_timeout",
+    "start_on_demand",
+    "autostart",
+    "restart",
+)
+RESTART_MODES = ("on-failure", "always", "never")
 #: The longest a caller may let one call run, in seconds.
 MAX_TIMEOUT = 3600.0
 
@@ -212,7 +221,12 @@ def parse_install(body: Mapping[str, Any]) -> InstallRequest:
     calls (``call_timeout``, ``start_on_demand``) and ``autostart``; other keys are options
     for the plugin that resolves the source, which validates them itself."""
     source, integration_id, env = _source(body), _id(body), _env(body)
-    calls = IntegrationOptions(timeout(body, "call_timeout"), _flag(body, "start_on_demand"))
+    restart = body.get("restart", "on-failure")
+    if restart not in RESTART_MODES:
+        raise BadRequest(f"'restart' must be one of {', '.join(RESTART_MODES)}")
+    calls = IntegrationOptions(
+        timeout(body, "call_timeout"), _flag(body, "start_on_demand"), restart
+    )
     options = {k: v for k, v in body.items() if k not in TOP_LEVEL_FIELDS}
     return InstallRequest(source, integration_id, env, options, calls, _flag(body, "autostart"))
 

@@ -49,11 +49,13 @@ class Principal:
 
 @dataclass(frozen=True)
 class IntegrationOptions:
-    """How the hub treats calls to an integration: ``call_timeout`` in seconds (None: the
-    hub's default) and whether a call to a stopped integration starts it."""
+    """How the hub treats an integration: ``call_timeout`` in seconds (None: the hub's
+    default), whether a call to a stopped one starts it, and when a server that exits by
+    itself is started again (``on-failure``: unless it exited with 0; ``always``; ``never``)."""
 
     call_timeout: float | None = None
     start_on_demand: bool = False
+    restart: str = "on-failure"
 
     def to_json(self) -> JSON:
         return dataclasses.asdict(self)

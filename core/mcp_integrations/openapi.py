@@ -148,6 +148,9 @@ def _schemas() -> dict[str, Any]:
                 "started_at": _nullable(
                     "number", description="Unix time of the last start, while running."
                 ),
+                "next_retry_at": _nullable(
+                    "number", description="Unix time of the next restart, while waiting."
+                ),
                 "restarts": {
                     "type": "integer",
                     "minimum": 0,
@@ -321,6 +324,12 @@ def _schemas() -> dict[str, Any]:
                     "description": "docker: sources only: the container's network, e.g. none.",
                 },
                 "autostart": {"type": "boolean", "description": "Start it once installed."},
+                "restart": {
+                    "type": "string",
+                    "enum": ["on-failure", "always", "never"],
+                    "description": "When a server that exits by itself is started again "
+                    "(default on-failure: unless it exited with 0).",
+                },
                 "call_timeout": _timeout("a call to this integration"),
                 "start_on_demand": {
                     "type": "boolean",

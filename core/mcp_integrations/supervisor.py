@@ -7,7 +7,9 @@ so no path can forget to reap it.
 
 from __future__ import annotations
 
+import collections
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,16 +35,21 @@ ResultT = TypeVar("ResultT", bound=BaseModel)
 
 @dataclass(frozen=True)
 class RestartPolicy:
-    """How a crashed server comes back: up to ``max_restarts`` in a row, backing off."""
+    """How a crashed server comes back: after a backoff doubling from ``backoff_initial`` to
+    ``backoff_max``, give or take ``jitter`` (so servers that crash together do not restart
+    together), until more than ``max_restarts`` crashes fall within ``window`` seconds."""
 
     max_restarts: int = 5
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    jitter: float = 0.2
+    window: float = 300.0
     stable_after: float = 60.0
     tools_timeout: float = 30.0
 
     def backoff(self, attempt: int) -> float:
-        return float(min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1)))
+        base = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
+        return float(base * random.uniform(1 - self.jitter, 1 + self.jitter))
 
 
 async def list_all_tools(session: ClientSession) -> tuple[ToolInfo, ...]:
@@ -103,6 +110,7 @@ class Supervisor:
         self._started_monotonic: float | None = None
         self.restarts = 0
         self.last_exit_code: int | None = None
+        self.next_retry_at: float | None = None
         self._last_error: str | None = None
         self._stop_requested = anyio.Event()
         self._ready = anyio.Event()
@@ -182,8 +190,25 @@ class Supervisor:
         if self.status is Status.FAILED:
             self._set(Status.STOPPED)
 
+    def _gives_up(self, crashes: collections.deque[float]) -> str | None:
+        """Why the server stays down after this crash, by the integration's restart mode
+        and the policy's budget, or None to restart it."""
+        mode = self.integration.options.restart
+        if mode == "never":
+            return "its restart mode is 'never'"
+        if mode == "on-failure" and self.last_exit_code == 0:
+            return ""
+        now = time.monotonic()
+        crashes.append(now)
+        while crashes and crashes[0] < now - self.policy.window:
+            crashes.popleft()
+        if len(crashes) > self.policy.max_restarts:
+            return f"gave up after {self.policy.max_restarts} restarts in {self.policy.window:g}s"
+        return None
+
     async def _run(self, runtime: Runtime) -> None:
         attempt = 0
+        crashes: collections.deque[float] = collections.deque()
         try:
             while not self._stop_requested.is_set():
                 self._set(Status.STARTING)
@@ -195,15 +220,21 @@ class Supervisor:
                 if not self._ready.is_set():
                     self._set(Status.FAILED)
                     return
-                attempt += 1
-                if attempt > self.policy.max_restarts:
-                    self.last_error = f"gave up after {self.policy.max_restarts} restarts: " + (
-                        self.last_error or ""
-                    )
+                reason = self._gives_up(crashes)
+                if reason == "":
+                    break  # a clean exit under 'on-failure': stopped, not failed
+                if reason is not None:
+                    self.last_error = f"{reason}: {self.last_error or ''}"
                     self._set(Status.FAILED)
                     return
-                with anyio.move_on_after(self.policy.backoff(attempt)):
-                    await self._stop_requested.wait()
+                attempt += 1
+                delay = self.policy.backoff(attempt)
+                self.next_retry_at = time.time() + delay
+                try:
+                    with anyio.move_on_after(delay):
+                        await self._stop_requested.wait()
+                finally:
+                    self.next_retry_at = None
                 if not self._stop_requested.is_set():
                     self.restarts += 1
             self._set(Status.STOPPED)
@@ -304,6 +335,7 @@ class Supervisor:
             "source": self.integration.source,
             "started_at": self.started_at if self.status is Status.RUNNING else None,
             "restarts": self.restarts,
+            "next_retry_at": self.next_retry_at,
             "last_exit_code": self.last_exit_code,
             "last_error": self.last_error,
             "server_info": self.server_info,
