@@ -67,7 +67,19 @@ async def connector_session(
 
 
 TOY_SERVER = Path(__file__).parent / "servers" / "toy.py"
-TOY_TOOLS = ("echo", "crash", "pid", "add", "slow", "chatty", "sample", "ask_name", "roots", "grow")
+TOY_TOOLS = (
+    "echo",
+    "crash",
+    "freeze",
+    "pid",
+    "add",
+    "slow",
+    "chatty",
+    "sample",
+    "ask_name",
+    "roots",
+    "grow",
+)
 
 
 def toy_install(integration_id: str = "toy", **env: str) -> dict[str, Any]:

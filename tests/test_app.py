@@ -486,3 +486,32 @@ def test_next_retry_at_while_backing_off(data_dir: Path) -> None:
 def test_a_bad_restart_mode_is_400(client: TestClient) -> None:
     response = client.post("/integrations/install", json={**toy_install(), "restart": "sometimes"})
     assert error_code(response, 400) == "bad_request" and "'restart'" in response.text
+
+
+def test_a_server_that_stops_answering_is_unhealthy_then_restarted(data_dir: Path) -> None:
+    watchful = RestartPolicy(
+        backoff_initial=0.05, health_interval=0.2, health_timeout=0.3, health_failures=3
+    )
+    app = create_app(data_dir, settings=TEST_SETTINGS, policy=watchful)
+    seen: list[str] = []
+    with TestClient(app) as client:
+        client.post("/integrations/install", json=toy_install())
+        pid = client.post("/integrations/toy/start").json()["pid"]
+        frozen = threading.Thread(
+            target=client.post,
+            args=("/integrations/toy/tools/freeze/call",),
+            kwargs={"json": {"arguments": {"seconds": 60}}},
+            daemon=True,
+        )
+        frozen.start()
+
+        def back() -> dict[str, Any] | None:
+            now = _status(client)
+            seen.append(now["status"])
+            return now if now["status"] == "running" and now["pid"] != pid else None
+
+        now = wait_until(back, timeout=20, what="the frozen server to be replaced")
+        assert "unhealthy" in seen
+        assert now["restarts"] == 1 and "did not answer 3 pings" in now["last_error"]
+        assert not pid_alive(pid)
+        frozen.join(10)

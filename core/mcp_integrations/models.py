@@ -15,6 +15,7 @@ class Status(enum.StrEnum):
     STOPPED = "stopped"
     STARTING = "starting"
     RUNNING = "running"
+    UNHEALTHY = "unhealthy"
     STOPPING = "stopping"
     CRASHED = "crashed"
     FAILED = "failed"

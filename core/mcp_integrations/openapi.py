@@ -20,7 +20,7 @@ from mcp_integrations.bodies import (
 JSON = "application/json"
 ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 ENV_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-STATUSES = ["stopped", "starting", "running", "stopping", "crashed", "failed"]
+STATUSES = ["stopped", "starting", "running", "unhealthy", "stopping", "crashed", "failed"]
 
 #: Error responses by status: (component name, description).
 ERRORS: dict[str, tuple[str, str]] = {

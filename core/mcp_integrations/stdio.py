@@ -211,7 +211,9 @@ async def stdio_connection(
                         yield connection
                     finally:
                         connection.exit_code = server.exit_code
-                        connection.stderr_tail = server.stderr.text()
+                        # a reason given by ``lose()`` (no answer to pings) comes first
+                        reasons = (connection.stderr_tail, server.stderr.text())
+                        connection.stderr_tail = "\n".join(r for r in reasons if r)
             finally:
                 with anyio.CancelScope(shield=True):
                     await server.stop(grace)

@@ -46,6 +46,11 @@ class RestartPolicy:
     window: float = 300.0
     stable_after: float = 60.0
     tools_timeout: float = 30.0
+    #: A running server is pinged this often; after ``health_failures`` pings in a row go
+    #: unanswered within ``health_timeout`` it is restarted like a crashed one.
+    health_interval: float = 15.0
+    health_timeout: float = 5.0
+    health_failures: int = 2
 
     def backoff(self, attempt: int) -> float:
         base = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
@@ -123,7 +128,7 @@ class Supervisor:
 
     @property
     def uptime_secs(self) -> int | None:
-        if self.status is not Status.RUNNING or self._started_monotonic is None:
+        if self.status not in (Status.RUNNING, Status.UNHEALTHY) or self._started_monotonic is None:
             return None
         return int(time.monotonic() - self._started_monotonic)
 
@@ -265,6 +270,7 @@ class Supervisor:
                 self._ready.set()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._follow, connection)
+                    tg.start_soon(self._check_health, connection)
                     await _until_either(self._stop_requested, connection.exited)
                     tg.cancel_scope.cancel()
                 if self._stop_requested.is_set():
@@ -284,6 +290,29 @@ class Supervisor:
         finally:
             self.connection = None
         return None if began is None else time.monotonic() - began
+
+    async def _check_health(self, connection: Connection) -> None:
+        """Ping the server: one that stops answering is ``unhealthy``, then lost (and so
+        restarted by the policy); one that answers again is ``running`` again."""
+        missed = 0
+        while True:
+            await anyio.sleep(self.policy.health_interval)
+            try:
+                with anyio.fail_after(self.policy.health_timeout):
+                    await connection.session.send_ping()
+            except Exception:
+                missed += 1
+                if missed >= self.policy.health_failures:
+                    connection.lose(
+                        f"the server did not answer {missed} pings in a row "
+                        f"({self.policy.health_timeout:g}s each)"
+                    )
+                    return
+                self._set(Status.UNHEALTHY)
+            else:
+                missed = 0
+                if self.status is Status.UNHEALTHY:
+                    self._set(Status.RUNNING)
 
     async def _follow(self, connection: Connection) -> None:
         """What the server says unasked: a changed tool list is fetched at once (so status
@@ -333,7 +362,7 @@ class Supervisor:
             "tools_count": len(self.tools),
             "runtime": self.integration.spec.runtime,
             "source": self.integration.source,
-            "started_at": self.started_at if self.status is Status.RUNNING else None,
+            "started_at": self.started_at if self.uptime_secs is not None else None,
             "restarts": self.restarts,
             "next_retry_at": self.next_retry_at,
             "last_exit_code": self.last_exit_code,

@@ -23,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -45,6 +46,13 @@ def echo(text: str) -> str:
 def crash(code: int = 3) -> str:
     """Exit the server process at once with the given code."""
     os._exit(code)
+
+
+@server.tool()
+async def freeze(seconds: float) -> str:
+    """Block the server's event loop: it answers nothing, pings included, meanwhile."""
+    time.sleep(seconds)  # noqa: ASYNC251
+    return "thawed"
 
 
 @server.tool()
