@@ -239,7 +239,9 @@ _UNENCODABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 def string_list(raw: Any, field: str) -> tuple[str, ...]:
     """Program arguments from the caller: a bounded list of strings the OS can take (no
-    NUL, no lone surrogates), or a 400 naming the field and the argument."""
+    NUL, no lone surrogates), none when absent, or a 400 naming the field and the argument."""
+    if raw is None:
+        return ()
     if not isinstance(raw, list):
         raise BadRequest(f"{field!r} must be a list of strings, not {kind(raw)}")
     if len(raw) > MAX_ARGS:

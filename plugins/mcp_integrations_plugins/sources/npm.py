@@ -127,10 +127,6 @@ def _bin_option(raw: Any) -> str | None:
     return raw
 
 
-def _args(raw: Any) -> tuple[str, ...]:
-    return () if raw is None else string_list(raw, "args")
-
-
 @hookimpl
 def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
     if not source.startswith(PREFIX):
@@ -138,7 +134,7 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
     package = parse_spec(source)
     only_options(request.options, OPTIONS, "an npm package")
     asked = _bin_option(request.options.get("command"))
-    args = _args(request.options.get("args"))
+    args = string_list(request.options.get("args"), "args")
     return LaunchSpec(
         runtime="subprocess",
         # completed by ``prepare``: the bin asked for (or the name npm gives a lone bin)

@@ -157,10 +157,6 @@ def _script_option(raw: Any) -> str | None:
     return raw
 
 
-def _args(raw: Any) -> tuple[str, ...]:
-    return () if raw is None else string_list(raw, "args")
-
-
 @hookimpl
 def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
     if not source.startswith(PREFIX):
@@ -168,7 +164,7 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
     requirement = parse_requirement(source)
     only_options(request.options, OPTIONS, "a PyPI package")
     asked = _script_option(request.options.get("command"))
-    args = _args(request.options.get("args"))
+    args = string_list(request.options.get("args"), "args")
     name = canonicalize_name(requirement.name)
     return LaunchSpec(
         runtime="subprocess",
