@@ -6,10 +6,12 @@ import base64
 import json
 import logging
 import os
+import random
 import signal
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -515,3 +517,43 @@ def test_a_server_that_stops_answering_is_unhealthy_then_restarted(data_dir: Pat
         assert now["restarts"] == 1 and "did not answer 3 pings" in now["last_error"]
         assert not pid_alive(pid)
         frozen.join(10)
+
+
+def test_the_server_log_is_bounded(
+    client: TestClient, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_integrations import stdio
+
+    monkeypatch.setattr(stdio, "LOG_MAX_BYTES", 100)
+    client.post("/integrations/install", json=toy_install(TOY_SECRET="tok-rotate-0123"))
+    log = data_dir / "integrations" / "toy" / "server.log"
+    older = log.with_name("server.log.1")
+    for _ in range(8):
+        assert client.post("/integrations/toy/restart").json()["status"] == "running"
+    wait_until(older.exists, what="the log to rotate")
+    assert log.stat().st_size <= 100 + 200
+    assert oct(older.stat().st_mode & 0o777) == oct(log.stat().st_mode & 0o777) == "0o600"
+    assert "toy starting with secret ***" in older.read_text()
+
+
+def test_fifty_lifecycle_calls_at_once_leave_at_most_one_process(client: TestClient) -> None:
+    client.post("/integrations/install", json=toy_install("busy"))
+    rng = random.Random(7)
+    calls = [rng.choice(["start", "stop", "restart", "start", "delete"]) for _ in range(50)]
+
+    def act(action: str) -> int:
+        if action == "delete":
+            return client.delete("/integrations/busy").status_code
+        return client.post(f"/integrations/busy/{action}").status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(act, calls))
+    assert set(codes) <= {200, 404}, codes
+    live = live_children(str(TOY_SERVER))
+    status = client.get("/integrations/busy/status")
+    if status.status_code == 404:
+        assert live == []
+    elif status.json()["status"] == "running":
+        assert live == [status.json()["pid"]]
+    else:
+        assert live == [], status.json()

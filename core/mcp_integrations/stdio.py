@@ -27,6 +27,8 @@ from mcp_integrations.redact import Redactor
 from mcp_integrations.runtime import ClientHandlers, Connection, describe_exit
 
 STDERR_TAIL_LINES = 20
+#: How large a server's log grows before it is rotated (one older file is kept).
+LOG_MAX_BYTES = 1 << 20
 EXIT_SETTLE_SECS = 1.5
 
 
@@ -42,7 +44,9 @@ async def _lines(stream: ByteReceiveStream) -> AsyncIterator[str]:
 
 
 class _StderrLog:
-    """Copies the server's stderr to its log file, scrubbed, keeping the last lines."""
+    """Copies the server's stderr to its log file, scrubbed, keeping the last lines. The
+    file is bounded: past ``LOG_MAX_BYTES`` it becomes ``server.log.1`` (replacing the one
+    before) and a new one starts, so a chatty server cannot fill the disk."""
 
     def __init__(self, path: Path, redact: Redactor) -> None:
         self.path = path
@@ -51,12 +55,20 @@ class _StderrLog:
 
     async def pump(self, process: Process) -> None:
         assert process.stderr is not None
-        with open_private(self.path) as log, suppress(anyio.ClosedResourceError):
-            async for line in _lines(process.stderr):
-                clean = self.redact.line(line)
-                self.tail.append(clean)
-                log.write(clean + "\n")
-                log.flush()
+        log = open_private(self.path)
+        try:
+            with suppress(anyio.ClosedResourceError):
+                async for line in _lines(process.stderr):
+                    clean = self.redact.line(line)
+                    self.tail.append(clean)
+                    log.write(clean + "\n")
+                    log.flush()
+                    if log.tell() > LOG_MAX_BYTES:
+                        log.close()
+                        self.path.replace(self.path.with_name(self.path.name + ".1"))
+                        log = open_private(self.path)
+        finally:
+            log.close()
 
     def text(self) -> str:
         return "\n".join(self.tail)
