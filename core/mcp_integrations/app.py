@@ -72,11 +72,10 @@ async def list_integrations(request: Request) -> Response:
 async def install(request: Request) -> Response:
     body = json_object(await request.body())
     install_request = server_json_request(body) if is_server_json(body) else parse_install(body)
-    manager = _manager(request)
-    supervisor = await manager.install(install_request, request.state.principal)
+    supervisor = await _manager(request).install(install_request, request.state.principal)
     answer = {"id": supervisor.integration.id, "installed": True}
     if install_request.autostart:
-        answer["status"] = (await manager.autostart(supervisor.integration.id)).status.value
+        answer["status"] = supervisor.status.value
     return JSONResponse(answer, status_code=201)
 
 

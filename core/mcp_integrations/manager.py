@@ -178,7 +178,9 @@ class Manager:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
             supervisor = self._supervisors[integration_id] = self._supervisor(integration)
-            return supervisor
+        if request.autostart:
+            await self.autostart(integration_id)
+        return supervisor
 
     async def install_many(
         self,
@@ -195,7 +197,7 @@ class Manager:
                 supervisor = await self.install(request, principal)
                 results[index] = {"id": supervisor.integration.id, "installed": True}
                 if request.autostart:
-                    results[index]["status"] = (await self.autostart(name)).status.value
+                    results[index]["status"] = supervisor.status.value
             except IntegrationsError as exc:
                 error = {"code": exc.code, "message": exc.message}
                 results[index] = {"id": name[:64], "installed": False, "error": error}

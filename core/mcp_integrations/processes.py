@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import anyio
 from anyio.abc import Process
@@ -149,3 +153,59 @@ def stop_groups_now(pgids: Sequence[int], grace: float) -> list[int]:
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
     return _wait_groups_gone(left, grace)
+
+
+@dataclass(frozen=True)
+class Logged:
+    """How an install step ended: its exit code, its last lines, and whether it was killed
+    at its deadline."""
+
+    code: int
+    lines: tuple[str, ...]
+    timed_out: bool
+
+
+def run_logged(
+    argv: Sequence[str],
+    log: IO[str],
+    timeout: float,
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    keep: int = 20,
+) -> Logged:
+    """Run a slow install step (never through a shell) in a process group of its own, its
+    output appended to ``log`` as it comes; the whole group is killed at ``timeout``.
+    Blocking: install work runs in a worker thread."""
+    lines: collections.deque[str] = collections.deque(maxlen=keep)
+    timed_out = threading.Event()
+    with subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(env),
+        cwd=cwd,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    ) as process:
+
+        def stop() -> None:
+            timed_out.set()
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, stop)
+        timer.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                if line.strip():
+                    lines.append(line.strip())
+        finally:
+            timer.cancel()
+        code = process.wait()
+    return Logged(code, tuple(lines), timed_out.is_set())

@@ -13,10 +13,8 @@ option: they are the caller's raw JSON and would otherwise fail at ``docker run`
 
 from __future__ import annotations
 
-import collections
 import re
 import subprocess
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from mcp_integrations.bodies import kind, only_options, preview
 from mcp_integrations.errors import BadRequest, InstallFailed
 from mcp_integrations.models import InstallRequest, LaunchSpec
 from mcp_integrations.private import open_private
+from mcp_integrations.processes import run_logged
 from mcp_integrations_plugins.runtimes.docker import (
     DockerUnavailable,
     describe_failure,
@@ -163,43 +162,19 @@ def _present(docker: str, image: str) -> bool:
 
 def _pull(docker: str, image: str, log_path: Path) -> None:
     """``docker pull``, its progress appended to the integration's log as it comes."""
-    tail: collections.deque[str] = collections.deque(maxlen=PULL_TAIL_LINES)
-    timed_out = threading.Event()
     with open_private(log_path) as log:
         log.write(f"pulling docker image {image}\n")
         log.flush()
-        with subprocess.Popen(
-            [docker, "pull", image],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=docker_env(),
-            text=True,
-            errors="replace",
-        ) as puller:
-
-            def stop() -> None:
-                timed_out.set()
-                puller.kill()
-
-            timer = threading.Timer(PULL_TIMEOUT_SECS, stop)
-            timer.start()
-            try:
-                assert puller.stdout is not None
-                for line in puller.stdout:
-                    log.write(line)
-                    log.flush()
-                    if line.strip():
-                        tail.append(line.strip())
-            finally:
-                timer.cancel()
-            code = puller.wait()
-    if timed_out.is_set():
+        pulled = run_logged(
+            [docker, "pull", image], log, PULL_TIMEOUT_SECS, env=docker_env(), keep=PULL_TAIL_LINES
+        )
+    if pulled.timed_out:
         raise InstallFailed(f"pulling docker image {image!r} took over {PULL_TIMEOUT_SECS:g}s")
-    if code != 0:
-        detail = tail[-1] if tail else "no output"
+    if pulled.code != 0:
+        detail = pulled.lines[-1] if pulled.lines else "no output"
         raise InstallFailed(
-            f"cannot pull docker image {image!r} (docker pull exited with code {code}): {detail}"
+            f"cannot pull docker image {image!r} (docker pull exited with code "
+            f"{pulled.code}): {detail}"
         )
 
 

@@ -24,18 +24,13 @@ path, so a start never touches npm or the network.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Mapping
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +39,7 @@ from mcp_integrations.bodies import only_options, preview, string_list
 from mcp_integrations.errors import BadRequest, InstallFailed, UnknownSource
 from mcp_integrations.models import InstallRequest, LaunchSpec
 from mcp_integrations.private import open_private, private_dir
-from mcp_integrations.processes import base_env
+from mcp_integrations.processes import base_env, run_logged
 
 PREFIX = "npm:"
 OPTIONS = ("command", "args")
@@ -157,11 +152,6 @@ def _npm_env() -> dict[str, str]:
     return env
 
 
-def _kill_group(process: subprocess.Popen[str]) -> None:
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 def _run_npm(npm: str, package: PackageSpec, prefix: Path, log_path: Path) -> list[str]:
     """``npm install`` into ``prefix``, its output appended to the integration's log as it
     comes; npm's error lines when it fails, else nothing. Killed (with anything it
@@ -180,48 +170,19 @@ def _run_npm(npm: str, package: PackageSpec, prefix: Path, log_path: Path) -> li
         "--",
         str(package),
     ]
-    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-    errors: list[str] = []
-    timed_out = threading.Event()
     with open_private(log_path) as log:
         log.write(f"installing npm package {package}: {' '.join(argv[1:])}\n")
         log.flush()
         began = time.monotonic()
-        with subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=_npm_env(),
-            cwd=prefix,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        ) as npm_process:
-
-            def stop() -> None:
-                timed_out.set()
-                _kill_group(npm_process)
-
-            timer = threading.Timer(INSTALL_TIMEOUT_SECS, stop)
-            timer.start()
-            try:
-                assert npm_process.stdout is not None
-                for line in npm_process.stdout:
-                    log.write(line)
-                    log.flush()
-                    if line.strip():
-                        tail.append(line.strip())
-                    if line.startswith("npm error") or line.startswith("npm ERR!"):
-                        errors.append(line.strip())
-            finally:
-                timer.cancel()
-            code = npm_process.wait()
+        done = run_logged(argv, log, INSTALL_TIMEOUT_SECS, env=_npm_env(), cwd=prefix, keep=200)
+        code = done.code
         log.write(f"npm install exited with code {code} in {time.monotonic() - began:.1f}s\n")
-    if timed_out.is_set():
+    if done.timed_out:
         raise InstallFailed(
             f"installing npm package {str(package)!r} took over {INSTALL_TIMEOUT_SECS:g}s"
         )
+    errors = [line for line in done.lines if line.startswith(("npm error", "npm ERR!"))]
+    tail = done.lines[-TAIL_LINES:]
     return [] if code == 0 else errors or list(tail) or [f"npm exited with code {code}"]
 
 
