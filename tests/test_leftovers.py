@@ -68,14 +68,26 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_the_next_hub_stops_what_a_killed_hub_left_running(tmp_path: Path, data_dir: Path) -> None:
-    pidfiles = {"kid": tmp_path / "kid.pid", "quitter": tmp_path / "quitter.pid"}
+    pidfiles = {
+        "kid": tmp_path / "kid.pid",
+        "quitter": tmp_path / "quitter.pid",
+        "daemon": tmp_path / "daemon.pid",
+    }
     installs = {
-        # Outlives the end of its stdin: only the next hub can stop it.
-        "plain": toy_install("plain", TOY_OUTLIVE_STDIN="1"),
+        # Outlives the end of its stdin and the parent-death signal: only the next hub
+        # can stop it.
+        "plain": toy_install("plain", TOY_OUTLIVE_STDIN="1", TOY_IGNORE_TERM="1"),
         # The same, with a grandchild in its group.
-        "kid": toy_install("kid", TOY_OUTLIVE_STDIN="1", TOY_CHILD_PIDFILE=str(pidfiles["kid"])),
-        # Quits on stdin's end but leaves its grandchild behind, in its group.
+        "kid": toy_install(
+            "kid",
+            TOY_OUTLIVE_STDIN="1",
+            TOY_IGNORE_TERM="1",
+            TOY_CHILD_PIDFILE=str(pidfiles["kid"]),
+        ),
+        # Quits when its hub dies but leaves its grandchild behind, in its group.
         "quitter": toy_install("quitter", TOY_CHILD_PIDFILE=str(pidfiles["quitter"])),
+        # Quits too, leaving a grandchild that left the group for a session of its own.
+        "daemon": toy_install("daemon", TOY_DAEMON_PIDFILE=str(pidfiles["daemon"])),
     }
     workdirs = {iid: data_dir / "integrations" / iid for iid in installs}
 
@@ -91,7 +103,8 @@ def test_the_next_hub_stops_what_a_killed_hub_left_running(tmp_path: Path, data_
         hub.process.kill()
         assert hub.process.wait(30) == -signal.SIGKILL
 
-    wait_until(lambda: not pid_alive(old["quitter"]), what="the quitter to quit on stdin's end")
+    for iid in ("quitter", "daemon"):
+        wait_until(lambda: not pid_alive(old[iid]), what=f"{iid} to go with its hub")
     survivors = [old["plain"], old["kid"], *old_kids.values()]
     assert all(pid_alive(pid) for pid in survivors), "the survivors died on their own"
     for pidfile in pidfiles.values():
@@ -116,8 +129,8 @@ def test_the_next_hub_stops_what_a_killed_hub_left_running(tmp_path: Path, data_
         assert processes_in(workdir) == {}
         assert not (workdir / leftovers.PIDFILE).exists()
     log = (tmp_path / "second.log").read_text()
-    assert "left running by an earlier hub" in log
-    assert "plain" in log and "kid" in log
+    assert "an earlier hub left running" in log
+    assert "plain" in log and "kid" in log and "daemon" in log
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 """Servers left running by a hub that was killed (SIGKILL, OOM): found and stopped.
 
-Each server leads a process group of its own, so one that ignores the end of its stdin
-outlives a hub killed without a chance to stop it. So the hub writes, when it spawns a
-server, ``server.pid`` in the integration's workdir: the pid, the process's start time and
-the boot id, which together name that process and no later one with the same pid. The
-file goes when the hub stops the server; one still there when a hub starts on the same
-data dir names a process of an earlier hub, stopped then (TERM to its group, a grace
-period, KILL) before anything is resumed, so that no server runs twice.
+A server that ignores the end of its stdin (and the parent-death signal) outlives a hub
+killed without a chance to stop it, and so may what it started. So the hub writes, when
+it spawns a server, ``server.pid`` in the integration's workdir: the pid, the process's
+start time and the boot id, which together name that process and no later one with the
+same pid, and its cgroup. The file goes when the hub stops the server. A hub starting on
+the same data dir stops, before it resumes anything, what those files name, what is left
+in its data dir's cgroups, and every process that carries its data dir's marker
+(``containment``), however it was daemonized: so no server runs twice and none is left.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mcp_integrations import processes
+from mcp_integrations import containment, processes
 from mcp_integrations.private import open_private
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Identity:
     pid: int
     start_time: int
     boot_id: str
+    cgroup: str | None = None
 
 
 def boot_id() -> str:
@@ -45,16 +47,18 @@ def boot_id() -> str:
         return ""
 
 
-def identify(pid: int) -> Identity | None:
+def identify(pid: int, cgroup: Path | None = None) -> Identity | None:
     """``pid``'s identity now, or None if there is no such process."""
     started = processes.start_time(pid)
-    return None if started is None else Identity(pid, started, boot_id())
+    if started is None:
+        return None
+    return Identity(pid, started, boot_id(), str(cgroup) if cgroup else None)
 
 
-def record(workdir: Path, pid: int) -> None:
+def record(workdir: Path, pid: int, cgroup: Path | None = None) -> None:
     """Write the server's identity to its workdir (0600); a failure only loses the
     clean-up after a crash of the hub, so it is logged, not raised."""
-    identity = identify(pid)
+    identity = identify(pid, cgroup)
     if identity is None:
         return
     try:
@@ -77,7 +81,13 @@ def forget(workdir: Path, pid: int) -> None:
 def read(path: Path) -> Identity | None:
     try:
         data = json.loads(path.read_text())
-        return Identity(int(data["pid"]), int(data["start_time"]), str(data["boot_id"]))
+        cgroup = data.get("cgroup")
+        return Identity(
+            int(data["pid"]),
+            int(data["start_time"]),
+            str(data["boot_id"]),
+            str(cgroup) if cgroup else None,
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -103,30 +113,56 @@ def group_of(recorded: Identity) -> int | None:
     return recorded.pid if ours and len(ours) == len(members) else None
 
 
+def _cgroups(workdirs: Path, records: list[Identity]) -> set[Path]:
+    """The cgroups an earlier hub on this data dir may have left: those its records name
+    (it may have run in another cgroup than this hub) and those under this hub's own."""
+    found = {Path(r.cgroup) for r in records if r.cgroup}
+    hub = containment.hub_cgroups(containment.hub_key(workdirs))
+    if hub is not None and hub.is_dir():
+        found |= {path for path in hub.iterdir() if path.is_dir()}
+    return {path for path in found if path.name.startswith("i-") and path.is_dir()}
+
+
 def reconcile(workdirs: Path, grace: float = GRACE_SECS) -> dict[str, list[int]]:
-    """Stop every server an earlier hub left running in ``workdirs``, all at once, and
+    """Stop every process an earlier hub left running in ``workdirs``, all at once, and
     remove every record; blocking. The pids stopped, by integration id."""
-    groups: dict[str, int] = {}
-    found: dict[str, list[int]] = {}
     paths = sorted(workdirs.glob(f"*/{PIDFILE}"))
-    for path in paths:
-        recorded = read(path)
-        pgid = None if recorded is None else group_of(recorded)
-        if pgid is None:
-            logger.info("removed the stale server record of %s", path.parent.name)
-            continue
-        groups[path.parent.name] = pgid
-        found[path.parent.name] = sorted(processes.group_members(pgid))
+    records = {path.parent.name: r for path in paths if (r := read(path)) is not None}
+    groups = {iid: pgid for iid, r in records.items() if (pgid := group_of(r)) is not None}
+    cgroups = _cgroups(workdirs, list(records.values()))
+    key = containment.hub_key(workdirs)
+    owners: dict[int, str] = {}
+    for iid, pgid in groups.items():
+        owners |= dict.fromkeys(processes.group_members(pgid), iid)
+    for cgroup in cgroups:
+        owners |= dict.fromkeys(containment.cgroup_pids(cgroup), cgroup.name[2:])
+    for pid in containment.marked(f"{key}/", prefix=True):
+        owners[pid] = _owner(pid, key) or owners.get(pid, "?")
+    found: dict[str, list[int]] = {}
+    for pid, iid in sorted(owners.items()):
+        found.setdefault(iid, []).append(pid)
+    for iid, owned in found.items():
         logger.warning(
-            "stopping %s left running by an earlier hub: process group %d (pids %s)",
-            path.parent.name,
-            pgid,
-            " ".join(map(str, found[path.parent.name])) or "none live",
+            "stopping what an earlier hub left running of %s: pids %s",
+            iid,
+            " ".join(map(str, owned)),
         )
-    if groups:
-        for pgid in processes.stop_groups_now(list(groups.values()), grace):
-            logger.error("process group %d of an earlier hub would not stop", pgid)
+    left = containment.stop_now(list(groups.values()), set(owners), cgroups, grace)
+    if left:
+        logger.error("processes of an earlier hub would not stop: %s", " ".join(map(str, left)))
+    for cgroup in cgroups:
+        containment.remove_cgroup(cgroup)
     for path in paths:
         with suppress(OSError):
             path.unlink()
     return found
+
+
+def _owner(pid: int, key: str) -> str | None:
+    """The integration whose marker ``pid`` carries."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    prefix = f"{containment.MARKER}={key}/".encode()
+    return next((e[len(prefix) :].decode() for e in environ if e.startswith(prefix)), None)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -77,7 +76,7 @@ async def wait_exit(process: Process) -> int:
     return await process.wait()
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -85,21 +84,6 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-async def terminate_group(process: Process, grace: float) -> None:
-    """TERM the whole group, wait up to ``grace`` for all of it to go, then KILL it."""
-    pgid = process.pid
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
-    with anyio.move_on_after(grace):
-        while _group_alive(pgid):  # noqa: ASYNC110
-            await anyio.sleep(POLL_INTERVAL)
-        return
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-    with anyio.move_on_after(grace):
-        await wait_exit(process)
 
 
 def proc_stat(pid: int) -> list[str] | None:
@@ -110,6 +94,12 @@ def proc_stat(pid: int) -> list[str] | None:
     except (OSError, ValueError):
         return None
     return text.rsplit(")", 1)[1].split()
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` is a process that has not exited (a zombie has)."""
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def start_time(pid: int) -> int | None:
@@ -130,29 +120,6 @@ def group_members(pgid: int) -> dict[int, list[str]]:
         if fields and fields[2] == str(pgid) and fields[0] != "Z":
             members[int(entry.name)] = fields
     return members
-
-
-def _wait_groups_gone(pgids: Iterable[int], seconds: float) -> list[int]:
-    """Wait up to ``seconds`` for every group to have no live member; those that still do."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = [pgid for pgid in pgids if group_members(pgid)]
-        if not left or time.monotonic() >= deadline:
-            return left
-        time.sleep(POLL_INTERVAL)
-
-
-def stop_groups_now(pgids: Sequence[int], grace: float) -> list[int]:
-    """TERM the groups, wait up to ``grace`` for all to go, KILL what is left; blocking, for
-    groups that are not our children (so there is no exit to be told of): those not gone."""
-    for pgid in pgids:
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
-    left = _wait_groups_gone(pgids, grace)
-    for pgid in left:
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-    return _wait_groups_gone(left, grace)
 
 
 @dataclass(frozen=True)

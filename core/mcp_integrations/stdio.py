@@ -20,7 +20,8 @@ from anyio.streams.text import TextReceiveStream
 from mcp import ClientSession
 from mcp.shared.message import SessionMessage
 
-from mcp_integrations import leftovers, processes
+from mcp_integrations import containment, leftovers, processes
+from mcp_integrations.containment import Tree
 from mcp_integrations.errors import StartFailed
 from mcp_integrations.private import open_private
 from mcp_integrations.redact import Redactor
@@ -151,8 +152,9 @@ async def _single_errors() -> AsyncIterator[None]:
 class _Server:
     """One spawned server: its exit, watched; its stderr, logged."""
 
-    def __init__(self, process: Process, stderr: _StderrLog) -> None:
+    def __init__(self, process: Process, tree: Tree, stderr: _StderrLog) -> None:
         self.process = process
+        self.tree = tree
         self.stderr = stderr
         self.exited = anyio.Event()
         self.exit_code: int | None = None
@@ -172,7 +174,7 @@ class _Server:
         self.exited.set()
 
     async def stop(self, grace: float) -> None:
-        await processes.terminate_group(self.process, grace)
+        await containment.stop(self.process, self.tree, grace)
         with anyio.move_on_after(grace):
             await self.exited.wait()
         with anyio.move_on_after(grace), suppress(Exception):
@@ -193,13 +195,14 @@ async def stdio_connection(
 ) -> AsyncIterator[Connection]:
     """Start ``command`` (in ``cwd``, else ``workdir``, where its log is), hand over an
     initialized session; on exit stop and reap the group."""
+    tree = Tree.for_workdir(workdir)
     try:
-        process = await processes.spawn(command, env, cwd or workdir)
+        process = await processes.spawn(tree.launch(command), {**env, **tree.env()}, cwd or workdir)
     except OSError as exc:
         raise StartFailed(redact(f"cannot run {command[0]!r}: {exc.strerror or exc}")) from exc
-    # Kept until the group is stopped and reaped, for the next hub if this one is killed.
-    leftovers.record(workdir, process.pid)
-    server = _Server(process, _StderrLog(workdir / "server.log", redact))
+    # Kept until the tree is stopped and reaped, for the next hub if this one is killed.
+    leftovers.record(workdir, process.pid, tree.cgroup)
+    server = _Server(process, tree, _StderrLog(workdir / "server.log", redact))
     to_session, from_server = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     to_server, from_session = anyio.create_memory_object_stream[SessionMessage](0)
     try:

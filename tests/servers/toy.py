@@ -13,6 +13,14 @@ TOY_SECRET_FORMS=1   also print it URL-encoded, in Basic auth, JSON-escaped, upp
                      and split across two lines
 TOY_CANCEL_MARKER=F  written when a call of ``slow`` is cancelled
 TOY_OUTLIVE_STDIN=1  keep running after stdin closes (as a server of a killed hub may)
+TOY_DAEMON_PIDFILE=F start a grandchild in a session of its own (it leaves the process
+                     group, as a daemon does), pid written to F
+TOY_HANG_AT_START=1  never answer the MCP handshake
+TOY_BIND_PORT=N      hold a listening socket on loopback port N (exit 1 if it is taken)
+TOY_STDERR_FLOOD=N   write N bytes to stderr in one line before serving
+TOY_STDOUT_FLOOD=N:S write one line of N bytes to stdout S seconds after starting
+TOY_CLOSE_STDIO_AFTER=S  swap stdin and stdout for /dev/null after S seconds: the
+                     session ends while the process may live on (with TOY_OUTLIVE_STDIN)
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -152,6 +162,17 @@ def greet(name: str) -> str:
     return f"Please greet {name} warmly."
 
 
+def _flood_stdout(size: int) -> None:
+    with open(1, "wb", closefd=False) as out:
+        out.write(b"x" * size + b"\n")
+
+
+def _close_stdio() -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 0)
+
+
 def main() -> None:
     if secret := os.environ.get("TOY_SECRET"):
         print(f"toy starting with secret {secret}", file=sys.stderr, flush=True)
@@ -175,6 +196,34 @@ def main() -> None:
     if pidfile := os.environ.get("TOY_CHILD_PIDFILE"):
         child = subprocess.Popen(["sleep", "300"], stdin=subprocess.DEVNULL)
         Path(pidfile).write_text(str(child.pid))
+    if pidfile := os.environ.get("TOY_DAEMON_PIDFILE"):
+        daemon = subprocess.Popen(
+            ["sleep", "300"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        Path(pidfile).write_text(str(daemon.pid))
+    if port := os.environ.get("TOY_BIND_PORT"):
+        listener = socket.socket()
+        try:
+            listener.bind(("127.0.0.1", int(port)))
+        except OSError as exc:
+            print(f"toy: cannot listen on port {port}: {exc.strerror}", file=sys.stderr, flush=True)
+            sys.exit(1)
+        listener.listen()
+    if stderr_flood := os.environ.get("TOY_STDERR_FLOOD"):
+        sys.stderr.write("e" * int(stderr_flood) + "\n")
+        sys.stderr.flush()
+    if stdout_flood := os.environ.get("TOY_STDOUT_FLOOD"):
+        size, _, after = stdout_flood.partition(":")
+        threading.Timer(float(after or 0), _flood_stdout, [int(size)]).start()
+    if close_after := os.environ.get("TOY_CLOSE_STDIO_AFTER"):
+        threading.Timer(float(close_after), _close_stdio).start()
+    if os.environ.get("TOY_HANG_AT_START"):
+        while True:
+            signal.pause()
     server.run()
     if os.environ.get("TOY_OUTLIVE_STDIN"):
         while True:
