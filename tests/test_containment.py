@@ -59,7 +59,7 @@ def test_stop_ends_a_daemon_that_left_the_group(
         # The process table holds what status says and what the server started, no more.
         assert marked_by(data_dir) == {pid, daemon, child}
         if mode == "cgroups":
-            assert f"/i-d\n" in Path(f"/proc/{daemon}/cgroup").read_text() + "\n"
+            assert "/i-d\n" in Path(f"/proc/{daemon}/cgroup").read_text() + "\n"
         assert client.post("/integrations/d/stop").json()["status"] == "stopped"
         assert not pid_alive(daemon) and not pid_alive(child) and not pid_alive(pid)
         pidfile.unlink()

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mcp_integrations import leftovers
+from mcp_integrations import containment, leftovers
 from tests.helpers import TOY_SERVER, pid_alive, toy_install, wait_until
 from tests.serve import serve
 
@@ -65,6 +65,11 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     for pid in processes_in(tmp_path / "data", below=True):
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    hub = containment.hub_cgroups(containment.hub_key(tmp_path / "data" / "integrations"))
+    for cgroup in hub.glob("i-*") if hub else ():
+        containment.kill_cgroup(cgroup)
+        wait_until(lambda c=cgroup: not containment.cgroup_pids(c), what="the cgroup to empty")
+        containment.remove_cgroup(cgroup)
 
 
 def test_the_next_hub_stops_what_a_killed_hub_left_running(tmp_path: Path, data_dir: Path) -> None:
@@ -104,7 +109,7 @@ def test_the_next_hub_stops_what_a_killed_hub_left_running(tmp_path: Path, data_
         assert hub.process.wait(30) == -signal.SIGKILL
 
     for iid in ("quitter", "daemon"):
-        wait_until(lambda: not pid_alive(old[iid]), what=f"{iid} to go with its hub")
+        wait_until(lambda i=iid: not pid_alive(old[i]), what=f"{iid} to go with its hub")
     survivors = [old["plain"], old["kid"], *old_kids.values()]
     assert all(pid_alive(pid) for pid in survivors), "the survivors died on their own"
     for pidfile in pidfiles.values():
