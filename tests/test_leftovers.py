@@ -9,10 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -57,6 +59,10 @@ def grandchild(pidfile: Path) -> int:
     return int(wait_until(lambda: pidfile.exists() and pidfile.read_text(), what="a grandchild"))
 
 
+def gone(probe: Callable[[Any], Any], thing: Any) -> bool:
+    return not probe(thing)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     """The hubs' data dir; whatever still runs in it when the test ends is killed, so a
@@ -68,7 +74,7 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     hub = containment.hub_cgroups(containment.hub_key(tmp_path / "data" / "integrations"))
     for cgroup in hub.glob("i-*") if hub else ():
         containment.kill_cgroup(cgroup)
-        wait_until(lambda c=cgroup: not containment.cgroup_pids(c), what="the cgroup to empty")
+        wait_until(partial(gone, containment.cgroup_pids, cgroup), what="the cgroup to empty")
         containment.remove_cgroup(cgroup)
 
 
@@ -109,7 +115,7 @@ def test_the_next_hub_stops_what_a_killed_hub_left_running(tmp_path: Path, data_
         assert hub.process.wait(30) == -signal.SIGKILL
 
     for iid in ("quitter", "daemon"):
-        wait_until(lambda i=iid: not pid_alive(old[i]), what=f"{iid} to go with its hub")
+        wait_until(partial(gone, pid_alive, old[iid]), what=f"{iid} to go with its hub")
     survivors = [old["plain"], old["kid"], *old_kids.values()]
     assert all(pid_alive(pid) for pid in survivors), "the survivors died on their own"
     for pidfile in pidfiles.values():
