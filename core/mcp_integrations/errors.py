@@ -126,6 +126,35 @@ class SecretsUnreadable(IntegrationsError):
     code = "secrets_unreadable"
 
 
+class UnreadableIntegration(IntegrationsError):
+    """A stored record that no longer decodes; its row is kept, so removing it is the fix."""
+
+    status = 409
+    code = "unreadable_integration"
+
+    def __init__(self, integration_id: str, reason: str) -> None:
+        super().__init__(
+            f"integration {integration_id[:64]!r} cannot be read ({reason}); remove it and "
+            "install it again"
+        )
+        self.integration_id = integration_id
+        self.reason = reason
+
+
+class StorageFull(IntegrationsError):
+    """The disk holding the data dir is full: the change was not recorded."""
+
+    status = 507
+    code = "storage_full"
+
+
+class StorageUnavailable(IntegrationsError):
+    """The database cannot be read or written: read-only, an I/O error, locked, damaged."""
+
+    status = 503
+    code = "storage_unavailable"
+
+
 class UnsupportedRuntime(IntegrationsError):
     status = 422
     code = "unsupported_runtime"
@@ -139,10 +168,25 @@ class InstallFailed(IntegrationsError):
 
 
 class StartFailed(IntegrationsError):
-    """The server did not come up: it exited, timed out, or its MCP handshake failed."""
+    """The server did not come up: it exited (``exit_code``), timed out, or its MCP
+    handshake failed."""
 
     status = 502
     code = "start_failed"
+    exit_code: int | None = None
+
+    @classmethod
+    def exited(cls, exit_code: int | None, message: str) -> StartFailed:
+        error = cls(message)
+        error.exit_code = exit_code
+        return error
+
+
+class StartCancelled(IntegrationsError):
+    """A stop, a removal or the hub's shutdown cancelled the start before it finished."""
+
+    status = 409
+    code = "start_cancelled"
 
 
 class NotRunning(IntegrationsError):

@@ -12,7 +12,7 @@ import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +217,7 @@ class Manager:
             return supervisor
 
     async def remove(self, integration_id: str) -> None:
+        self.get(integration_id).request_stop()
         async with self._locked(integration_id):
             supervisor = self.get(integration_id)
             await supervisor.stop()
@@ -232,24 +233,51 @@ class Manager:
     async def start(self, integration_id: str) -> Supervisor:
         async with self._locked(integration_id):
             supervisor = self.get(integration_id)
-            await supervisor.start(self._tg)
-            self.store.set_desired(integration_id, Status.RUNNING)
+            await self._start(supervisor)
             return supervisor
 
+    async def _start(self, supervisor: Supervisor) -> None:
+        """Record that it should run, then start it: a failed write never leaves a server
+        running that the store says is stopped. One that does not start is recorded as
+        before."""
+        before = supervisor.integration.desired
+        if not supervisor.active:
+            self._desire(supervisor, Status.RUNNING)
+        try:
+            await supervisor.start(self._tg)
+        except IntegrationsError:
+            if not supervisor.active and before is not Status.RUNNING:
+                with suppress(IntegrationsError):
+                    self._desire(supervisor, before)
+            raise
+
+    def _desire(self, supervisor: Supervisor, desired: Status) -> None:
+        self.store.set_desired(supervisor.integration.id, desired)
+        supervisor.integration = dataclasses.replace(supervisor.integration, desired=desired)
+
     async def stop(self, integration_id: str) -> Supervisor:
+        """Stop first (cancelling a start in progress at once), then record it, so a failed
+        write cannot leave running a server that the store says is stopped."""
+        self.get(integration_id).request_stop()
         async with self._locked(integration_id):
             supervisor = self.get(integration_id)
-            self.store.set_desired(integration_id, Status.STOPPED)
             await supervisor.stop()
+            self._desire(supervisor, Status.STOPPED)
             return supervisor
 
     async def restart(self, integration_id: str) -> Supervisor:
+        self.get(integration_id).request_stop()
         async with self._locked(integration_id):
             supervisor = self.get(integration_id)
             await supervisor.stop()
-            await supervisor.start(self._tg)
-            self.store.set_desired(integration_id, Status.RUNNING)
+            await self._start(supervisor)
             return supervisor
+
+    def interrupt(self) -> None:
+        """The hub is going down: cancel every start in progress and stop every server now,
+        without waiting (``aclose`` waits)."""
+        for supervisor in self.list():
+            supervisor.request_stop()
 
     async def tools(self, integration_id: str) -> tuple[ToolInfo, ...]:
         """The live list when the server runs (it may change), else the last one seen."""

@@ -216,8 +216,8 @@ async def stdio_connection(
                     try:
                         await _initialize(session, server.exited, start_timeout)
                     except _Exited:
-                        raise StartFailed(
-                            describe_exit(server.exit_code, server.stderr.text())
+                        raise StartFailed.exited(
+                            server.exit_code, describe_exit(server.exit_code, server.stderr.text())
                         ) from None
                     except StartFailed as exc:
                         raise StartFailed(redact(exc.message)) from exc

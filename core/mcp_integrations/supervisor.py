@@ -23,7 +23,13 @@ from mcp import ClientSession
 from mcp.types import PaginatedRequestParams
 from pydantic import BaseModel
 
-from mcp_integrations.errors import IntegrationsError, MissingEnv, NotRunning, StartFailed
+from mcp_integrations.errors import (
+    IntegrationsError,
+    MissingEnv,
+    NotRunning,
+    StartCancelled,
+    StartFailed,
+)
 from mcp_integrations.models import JSON, Integration, IntegrationEvent, Status, ToolInfo
 from mcp_integrations.redact import Redactor
 from mcp_integrations.relay import Relay
@@ -121,6 +127,8 @@ class Supervisor:
         self._ready = anyio.Event()
         self._done = anyio.Event()
         self._done.set()
+        #: The server being brought up, until it runs: what a stop cancels at once.
+        self._starting: anyio.CancelScope | None = None
 
     @property
     def pid(self) -> int | None:
@@ -176,8 +184,14 @@ class Supervisor:
             task_group.start_soon(self._run, runtime, name=f"supervisor:{self.integration.id}")
             await self._ready.wait()
         if self.status is Status.FAILED:
-            raise StartFailed(
+            error = StartFailed(
                 f"integration {self.integration.id!r} did not start: {self.last_error}"
+            )
+            error.exit_code = self.last_exit_code
+            raise error
+        if self.status is Status.STOPPED:
+            raise StartCancelled(
+                f"the start of integration {self.integration.id!r} was cancelled by a stop"
             )
 
     async def until_replaced(self, connection: Connection) -> None:
@@ -188,9 +202,16 @@ class Supervisor:
                 raise NotRunning(f"integration {self.integration.id!r} is {self.status}")
             await anyio.sleep(0.02)
 
+    def request_stop(self) -> None:
+        """Ask the server to stop, cancelling at once a start in progress (a handshake that
+        would take its whole timeout, a backoff); ``stop()`` waits for it."""
+        self._stop_requested.set()
+        if self._starting is not None:
+            self._starting.cancel()
+
     async def stop(self) -> None:
         """Stop the server (or a pending restart) and wait until it is reaped."""
-        self._stop_requested.set()
+        self.request_stop()
         await self._done.wait()
         if self.status is Status.FAILED:
             self._set(Status.STOPPED)
@@ -225,6 +246,8 @@ class Supervisor:
                 if not self._ready.is_set():
                     self._set(Status.FAILED)
                     return
+                # a restart that did not come up is a crash like the first
+                self._set(Status.CRASHED, exit_code=self.last_exit_code)
                 reason = self._gives_up(crashes)
                 if reason == "":
                     break  # a clean exit under 'on-failure': stopped, not failed
@@ -253,7 +276,20 @@ class Supervisor:
 
     async def _run_once(self, runtime: Runtime) -> float | None:
         """One life of the server; the seconds it ran, or None if it never came up."""
-        began: float | None = None
+        self._started_monotonic = None
+        self._starting = anyio.CancelScope()
+        if self._stop_requested.is_set():
+            self._starting.cancel()
+        try:
+            with self._starting:
+                await self._connect_and_serve(runtime)
+        finally:
+            self._starting = None
+        began = self._started_monotonic
+        return None if began is None else time.monotonic() - began
+
+    async def _connect_and_serve(self, runtime: Runtime) -> None:
+        """Bring the server up, serve until it stops or is stopped; errors end in status."""
         try:
             async with runtime.connect(self.relay.handlers()) as connection:
                 with anyio.fail_after(self.policy.tools_timeout):
@@ -265,7 +301,8 @@ class Supervisor:
                 self._on_tools(self.tools, self.server_info)
                 self.connection = connection
                 self.started_at = time.time()
-                began = self._started_monotonic = time.monotonic()
+                self._started_monotonic = time.monotonic()
+                self._starting = None
                 self._set(Status.RUNNING)
                 self._ready.set()
                 async with anyio.create_task_group() as tg:
@@ -276,20 +313,26 @@ class Supervisor:
                 if self._stop_requested.is_set():
                     self._set(Status.STOPPING)
             if not self._stop_requested.is_set():
-                self.last_exit_code = connection.exit_code
-                self.last_error = describe_exit(connection.exit_code, connection.stderr_tail)
+                self._failed(
+                    describe_exit(connection.exit_code, connection.stderr_tail),
+                    connection.exit_code,
+                )
                 self.connection = None
                 self._set(Status.CRASHED, exit_code=connection.exit_code)
         except IntegrationsError as exc:
-            self.last_error = exc.message
+            self._failed(exc.message, getattr(exc, "exit_code", None))
         except TimeoutError:
-            self.last_error = f"the server did not list its tools in {self.policy.tools_timeout:g}s"
+            self._failed(f"the server did not list its tools in {self.policy.tools_timeout:g}s")
         except Exception as exc:
             logger.exception("integration %s failed", self.integration.id)
-            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._failed(f"{type(exc).__name__}: {exc}")
         finally:
             self.connection = None
-        return None if began is None else time.monotonic() - began
+
+    def _failed(self, error: str, exit_code: int | None = None) -> None:
+        """One event, told by both fields: how it failed, and its exit code if it exited."""
+        self.last_error = error
+        self.last_exit_code = exit_code
 
     async def _check_health(self, connection: Connection) -> None:
         """Ping the server: one that stops answering is ``unhealthy``, then lost (and so
