@@ -78,13 +78,12 @@ def make_client(data_dir: Path, plugin_manager: pluggy.PluginManager) -> Iterato
     with ExitStack() as stack:
 
         def make(
-            settings: Settings = TEST_SETTINGS, pm: pluggy.PluginManager | None = None
+            settings: Settings = TEST_SETTINGS,
+            pm: pluggy.PluginManager | None = None,
+            policy: RestartPolicy = FAST_RESTARTS,
         ) -> TestClient:
             app = create_app(
-                data_dir,
-                settings=settings,
-                plugin_manager=pm or plugin_manager,
-                policy=FAST_RESTARTS,
+                data_dir, settings=settings, plugin_manager=pm or plugin_manager, policy=policy
             )
             return stack.enter_context(TestClient(app))
 

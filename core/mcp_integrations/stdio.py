@@ -30,7 +30,9 @@ from mcp_integrations.runtime import ClientHandlers, Connection, describe_exit
 STDERR_TAIL_LINES = 20
 #: How large a server's log grows before it is rotated (one older file is kept).
 LOG_MAX_BYTES = 1 << 20
-EXIT_SETTLE_SECS = 1.5
+EXIT_SETTLE_SECS = 0.5
+#: How long after its exit a server's last stderr lines are awaited (a child may hold it).
+STDERR_SETTLE_SECS = 0.3
 
 
 async def _lines(stream: ByteReceiveStream) -> AsyncIterator[str]:
@@ -76,12 +78,13 @@ class _StderrLog:
 
 
 async def _read_stdout(
-    process: Process, sink: MemoryObjectSendStream[SessionMessage | Exception]
+    server: _Server, sink: MemoryObjectSendStream[SessionMessage | Exception]
 ) -> None:
-    assert process.stdout is not None
+    stdout = server.process.stdout
+    assert stdout is not None
     async with sink:
-        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            async for line in _lines(process.stdout):
+        try:
+            async for line in _lines(stdout):
                 if not line.strip():
                     continue
                 try:
@@ -90,15 +93,21 @@ async def _read_stdout(
                     await sink.send(exc)
                 else:
                     await sink.send(SessionMessage(message))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return
+        server.broke("the server closed its output (stdout)")
 
 
-async def _write_stdin(process: Process, source: MemoryObjectReceiveStream[SessionMessage]) -> None:
-    assert process.stdin is not None
+async def _write_stdin(server: _Server, source: MemoryObjectReceiveStream[SessionMessage]) -> None:
+    stdin = server.process.stdin
+    assert stdin is not None
     async with source:
-        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+        try:
             async for item in source:
                 data = item.message.model_dump_json(by_alias=True, exclude_unset=True)
-                await process.stdin.send((data + "\n").encode())
+                await stdin.send((data + "\n").encode())
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            server.broke("the server closed its input (stdin)")
 
 
 async def _initialize(session: ClientSession, exited: anyio.Event, limit: float) -> None:
@@ -150,7 +159,8 @@ async def _single_errors() -> AsyncIterator[None]:
 
 
 class _Server:
-    """One spawned server: its exit, watched; its stderr, logged."""
+    """One spawned server: its exit, watched; its stderr, logged; its stdio, watched too,
+    since a server can end the session and live on."""
 
     def __init__(self, process: Process, tree: Tree, stderr: _StderrLog) -> None:
         self.process = process
@@ -158,7 +168,24 @@ class _Server:
         self.stderr = stderr
         self.exited = anyio.Event()
         self.exit_code: int | None = None
+        #: Why the session ended while the process may still run.
+        self.broken: str | None = None
+        self._broken = anyio.Event()
         self._stderr_done = anyio.Event()
+
+    def broke(self, reason: str) -> None:
+        if self.broken is None:
+            self.broken = reason
+            self._broken.set()
+
+    async def watch_stdio(self) -> None:
+        """A session that ended is a lost server, unless the process exits within a moment
+        (then its exit code says more)."""
+        await self._broken.wait()
+        with anyio.move_on_after(EXIT_SETTLE_SECS):
+            await self.exited.wait()
+            return
+        self.exited.set()
 
     async def pump_stderr(self) -> None:
         try:
@@ -168,15 +195,21 @@ class _Server:
 
     async def watch_exit(self) -> None:
         code = await processes.wait_exit(self.process)
-        with anyio.move_on_after(1):
+        if self.exited.is_set():
+            return
+        with anyio.move_on_after(STDERR_SETTLE_SECS):
             await self._stderr_done.wait()
         self.exit_code = code
         self.exited.set()
 
+    def why(self) -> str:
+        """What the server's last words and a broken session say about its end."""
+        lost = self.broken if self.exit_code is None else None
+        return "\n".join(r for r in (lost, self.stderr.text()) if r)
+
     async def stop(self, grace: float) -> None:
+        """Stop the tree and reap the server (the watchers may be cancelled already)."""
         await containment.stop(self.process, self.tree, grace)
-        with anyio.move_on_after(grace):
-            await self.exited.wait()
         with anyio.move_on_after(grace), suppress(Exception):
             await self.process.aclose()
 
@@ -207,17 +240,18 @@ async def stdio_connection(
     to_server, from_session = anyio.create_memory_object_stream[SessionMessage](0)
     try:
         async with _single_errors(), anyio.create_task_group() as tg:
-            tg.start_soon(_read_stdout, process, to_session)
-            tg.start_soon(_write_stdin, process, from_session)
+            tg.start_soon(_read_stdout, server, to_session)
+            tg.start_soon(_write_stdin, server, from_session)
             tg.start_soon(server.pump_stderr)
             tg.start_soon(server.watch_exit)
+            tg.start_soon(server.watch_stdio)
             try:
                 async with handlers.session(from_server, to_server) as session:
                     try:
                         await _initialize(session, server.exited, start_timeout)
                     except _Exited:
                         raise StartFailed.exited(
-                            server.exit_code, describe_exit(server.exit_code, server.stderr.text())
+                            server.exit_code, describe_exit(server.exit_code, server.why())
                         ) from None
                     except StartFailed as exc:
                         raise StartFailed(redact(exc.message)) from exc
@@ -227,7 +261,7 @@ async def stdio_connection(
                     finally:
                         connection.exit_code = server.exit_code
                         # a reason given by ``lose()`` (no answer to pings) comes first
-                        reasons = (connection.stderr_tail, server.stderr.text())
+                        reasons = (connection.stderr_tail, server.why())
                         connection.stderr_tail = "\n".join(r for r in reasons if r)
             finally:
                 with anyio.CancelScope(shield=True):

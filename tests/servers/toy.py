@@ -16,6 +16,7 @@ TOY_OUTLIVE_STDIN=1  keep running after stdin closes (as a server of a killed hu
 TOY_DAEMON_PIDFILE=F start a grandchild in a session of its own (it leaves the process
                      group, as a daemon does), pid written to F
 TOY_HANG_AT_START=1  never answer the MCP handshake
+TOY_EXIT_IF=F:N      exit with code N before the handshake when the file F exists
 TOY_BIND_PORT=N      hold a listening socket on loopback port N (exit 1 if it is taken)
 TOY_STDERR_FLOOD=N   write N bytes to stderr in one line before serving
 TOY_STDOUT_FLOOD=N:S write one line of N bytes to stdout S seconds after starting
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -167,10 +169,14 @@ def _flood_stdout(size: int) -> None:
         out.write(b"x" * size + b"\n")
 
 
-def _close_stdio() -> None:
+def _close_stdio(wires: set[str]) -> None:
+    """Point every descriptor of the stdin and stdout pipes (the SDK keeps duplicates) at
+    /dev/null: the hub sees the end of the session, the process lives on."""
     devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 0)
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}") in wires:
+                os.dup2(devnull, int(fd))
 
 
 def main() -> None:
@@ -191,6 +197,11 @@ def main() -> None:
     if code := os.environ.get("TOY_EXIT_AT_START"):
         print("toy: refusing to start", file=sys.stderr, flush=True)
         sys.exit(int(code))
+    if exit_if := os.environ.get("TOY_EXIT_IF"):
+        flag, _, exit_code = exit_if.rpartition(":")
+        if Path(flag).exists():
+            print(f"toy: {flag} exists", file=sys.stderr, flush=True)
+            sys.exit(int(exit_code))
     if os.environ.get("TOY_IGNORE_TERM"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if pidfile := os.environ.get("TOY_CHILD_PIDFILE"):
@@ -220,7 +231,8 @@ def main() -> None:
         size, _, after = stdout_flood.partition(":")
         threading.Timer(float(after or 0), _flood_stdout, [int(size)]).start()
     if close_after := os.environ.get("TOY_CLOSE_STDIO_AFTER"):
-        threading.Timer(float(close_after), _close_stdio).start()
+        wires = {os.readlink("/proc/self/fd/0"), os.readlink("/proc/self/fd/1")}
+        threading.Timer(float(close_after), _close_stdio, [wires]).start()
     if os.environ.get("TOY_HANG_AT_START"):
         while True:
             signal.pause()

@@ -1,0 +1,110 @@
+"""Servers that misbehave as real ones do: a start that never finishes is cancelled by a
+stop at once, and status tells the truth about a crash loop, a main process that exits
+while its child holds the pipes, and a session that ends while the process lives on."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mcp_integrations.supervisor import RestartPolicy
+from tests.conftest import MakeClient
+from tests.helpers import TOY_SERVER, live_children, pid_alive, toy_install, wait_until
+
+#: The handshake timeout a stop must not wait out.
+HANDSHAKE_SECS = 30
+
+
+@pytest.mark.parametrize("how", ["stop", "delete", "restart"])
+def test_a_start_that_hangs_is_cancelled_at_once(make_client: MakeClient, how: str) -> None:
+    client = make_client()
+    client.post("/integrations/install", json=toy_install("hang", TOY_HANG_AT_START="1"))
+    with ThreadPoolExecutor(2) as pool:
+        starting = pool.submit(client.post, "/integrations/hang/start")
+        wait_until(lambda: live_children(str(TOY_SERVER)), what="the server to be spawned")
+        assert client.get("/integrations/hang/status").json()["status"] == "starting"
+        began = time.monotonic()
+        if how == "delete":
+            assert client.delete("/integrations/hang").status_code == 200
+        elif how == "stop":
+            assert client.post("/integrations/hang/stop").json()["status"] == "stopped"
+        else:
+            # a restart also cancels the start in progress, then starts again (and waits)
+            restarted = pool.submit(client.post, "/integrations/hang/restart")
+            wait_until(starting.done, timeout=5, what="the first start to be cancelled")
+            assert client.post("/integrations/hang/stop").status_code == 200
+            assert restarted.result(5).json()["error"]["code"] == "start_cancelled"
+        took = time.monotonic() - began
+        answer = starting.result(5)
+    assert took < HANDSHAKE_SECS / 3, f"the stop waited {took:.1f}s for the handshake"
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "start_cancelled"
+    assert live_children(str(TOY_SERVER)) == []
+
+
+def test_a_crash_loop_shows_crashed_with_its_next_retry(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    policy = RestartPolicy(max_restarts=5, backoff_initial=3, backoff_max=3, jitter=0)
+    client = make_client(policy=policy)
+    flag = tmp_path / "broken"
+    client.post("/integrations/install", json=toy_install("loop", TOY_EXIT_IF=f"{flag}:5"))
+    assert client.post("/integrations/loop/start").json()["status"] == "running"
+    flag.touch()
+    client.post("/integrations/loop/tools/crash/call", json={"arguments": {"code": 4}})
+
+    def failed_restart() -> dict[str, object] | None:
+        status = client.get("/integrations/loop/status").json()
+        return status if status["last_exit_code"] == 5 else None
+
+    status = wait_until(failed_restart, what="a restart that exits with 5")
+    assert status["status"] == "crashed"
+    assert isinstance(status["next_retry_at"], float) and status["next_retry_at"] > time.time()
+    assert "exited with code 5" in str(status["last_error"])
+    assert status["pid"] is None and live_children(str(TOY_SERVER)) == []
+    flag.unlink()
+    wait_until(
+        lambda: client.get("/integrations/loop/status").json()["status"] == "running",
+        what="the restart after the cause went away",
+    )
+
+
+def test_an_exit_is_seen_at_once_when_a_child_holds_the_pipes(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    client = make_client(policy=RestartPolicy(max_restarts=0))
+    pidfile = tmp_path / "child.pid"
+    body = toy_install("held", TOY_CHILD_PIDFILE=str(pidfile))
+    client.post("/integrations/install", json=body)
+    pid = client.post("/integrations/held/start").json()["pid"]
+    child = int(wait_until(lambda: pidfile.exists() and pidfile.read_text()))
+    began = time.monotonic()
+    client.post("/integrations/held/tools/crash/call", json={"arguments": {"code": 6}})
+    status = wait_until(
+        lambda: (s := client.get("/integrations/held/status").json())["status"] != "running" and s,
+        timeout=2,
+        what="the exit to show",
+    )
+    assert time.monotonic() - began < 1.5
+    assert status["last_exit_code"] == 6 and "code 6" in status["last_error"]
+    assert status["pid"] is None
+    wait_until(lambda: not pid_alive(child), what="the child holding the pipes to be stopped")
+    assert not pid_alive(pid)
+
+
+def test_a_session_that_ends_while_the_process_lives_is_a_crash(make_client: MakeClient) -> None:
+    client = make_client(policy=RestartPolicy(max_restarts=0))
+    body = toy_install("mute", TOY_CLOSE_STDIO_AFTER="0.5", TOY_OUTLIVE_STDIN="1")
+    client.post("/integrations/install", json=body)
+    pid = client.post("/integrations/mute/start").json()["pid"]
+    status = wait_until(
+        lambda: (s := client.get("/integrations/mute/status").json())["status"] == "failed" and s,
+        what="the lost session to be noticed",
+    )
+    assert "closed its output (stdout)" in status["last_error"]
+    assert status["last_exit_code"] is None
+    assert not pid_alive(pid), "the process that lost its session still runs"
+    assert live_children(str(TOY_SERVER)) == []
