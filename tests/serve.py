@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -32,10 +33,17 @@ def serve(
     env: dict[str, str] | None = None,
     args: Sequence[str] = (),
     log: Path | None = None,
+    nofile: tuple[int, int] | None = None,
 ) -> Iterator[Served]:
-    """Run the server with ``python`` and extra CLI ``args``, its output in ``log`` if given;
-    yields a client for it, and ends it (SIGTERM) on exit."""
+    """Run the server with ``python`` and extra CLI ``args``, its output in ``log`` if given,
+    its open-files limit ``nofile`` (soft, hard) if given; yields a client for it, and ends it
+    (SIGTERM) on exit."""
     port = free_port()
+
+    def limit_files() -> None:
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
     command: Sequence[str] = [python, "-m", "mcp_integrations", "serve", "--port", str(port)]
     with ExitStack() as stack:
         out = stack.enter_context(log.open("wb")) if log else None
@@ -44,6 +52,7 @@ def serve(
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
+            preexec_fn=limit_files if nofile else None,
         )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import platformdirs
-import uvicorn
 
-from mcp_integrations import __version__
+from mcp_integrations import __version__, serving
 from mcp_integrations.app import create_app
 from mcp_integrations.models import Role
 from mcp_integrations.settings import Settings
@@ -23,6 +22,19 @@ DEFAULT_PORT = 4200
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("mcp-integrations"))
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse ``type``: a ``kind`` above 0."""
+
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,6 +88,28 @@ def parser() -> argparse.ArgumentParser:
         help="largest request body accepted (default: %(default)s)",
     )
     serve.add_argument(
+        "--header-timeout",
+        type=_positive(float),
+        default=Settings.header_timeout,
+        metavar="SECONDS",
+        help="close a connection that has not sent its request headers in this time "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=_positive(float),
+        default=Settings.body_timeout,
+        metavar="SECONDS",
+        help="answer 408 when a request body pauses this long (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        metavar="N",
+        help="close new connections while this many are open (default: a quarter of the "
+        "open-files limit, at most 1000)",
+    )
+    serve.add_argument(
         "--pass-env",
         action="append",
         default=[],
@@ -111,6 +145,9 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
         allowed_origins=tuple(args.allowed_origin),
         tokens=tokens,
         max_body_bytes=args.max_body_bytes,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_connections=args.max_connections,
         insecure=args.insecure,
         pass_env=tuple(args.pass_env),
     )
@@ -140,4 +177,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         root.exit(2, f"mcp-integrations: {exc}\n")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     app = create_app(args.data_dir.expanduser().resolve(), settings=settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    serving.run(app, args.host, args.port, args.log_level, settings)

@@ -5,12 +5,15 @@ Browsers always name the page's ``Origin`` on such writes, send no JSON body acr
 origins without a CORS preflight (which the hub never grants unless told to), and name
 the attacker's host in ``Host`` after a DNS rebinding; so the hub refuses a foreign
 ``Host`` (421), a foreign ``Origin`` (403) and a non-JSON body (415), and counts every
-body against a limit while it streams in (413).
+body against a limit while it streams in (413). A body that stalls is ended too (408): each
+held request keeps a connection, and so a file descriptor, busy.
 """
 
 from __future__ import annotations
 
+import anyio
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_integrations.errors import (
@@ -25,6 +28,16 @@ from mcp_integrations.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_MEDIA_TYPE = "application/json"
+#: What a read of the body raises when the client has gone, under servers that use anyio.
+_GONE = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError)
+
+
+class RequestTimeout(IntegrationsError):
+    """The body stopped arriving; the connection closes since the rest of it is unread."""
+
+    status = 408
+    code = "request_timeout"
+    headers = {"connection": "close"}
 
 
 def hostname(host_header: str) -> str:
@@ -54,7 +67,7 @@ class Guard:
             self._check_host(headers)
             self._check_origin(headers, scope)
             if scope["type"] == "http":
-                receive = self._check_body(headers, scope["method"], receive)
+                receive, send = self._check_body(headers, scope["method"], receive, send)
         except IntegrationsError as exc:
             if scope["type"] == "http":
                 await from_error(exc)(scope, receive, send)
@@ -83,29 +96,49 @@ class Guard:
                 "--allowed-origin ORIGIN to allow one"
             )
 
-    def _check_body(self, headers: Headers, method: str, receive: Receive) -> Receive:
+    def _check_body(
+        self, headers: Headers, method: str, receive: Receive, send: Send
+    ) -> tuple[Receive, Send]:
         length = headers.get("content-length")
         has_body = "transfer-encoding" in headers or (length is not None and length != "0")
         if not has_body:
-            return receive
+            return receive, send
         if method in WRITE_METHODS:
             media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if media_type != JSON_MEDIA_TYPE:
                 raise UnsupportedMediaType(
                     f"a request body must be {JSON_MEDIA_TYPE}, not {media_type[:40]!r}"
                 )
-        limit = self.settings.max_body_bytes
+        limit, timeout = self.settings.max_body_bytes, self.settings.body_timeout
         if length is not None and length.isdigit() and int(length) > limit:
             raise _too_large(limit)
-        received = 0
+        received, complete, started = 0, False, False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
         async def counted() -> Message:
-            nonlocal received
-            message = await receive()
+            """The next message; a body chunk that takes over ``timeout`` seconds ends the
+            request with 408, or, once the response has begun, as if the client had gone."""
+            nonlocal received, complete
+            try:
+                with anyio.fail_after(None if complete else timeout):
+                    message = await receive()
+            except TimeoutError:
+                if started:
+                    return {"type": "http.disconnect"}
+                raise RequestTimeout(
+                    f"the request body stopped arriving: nothing came for {timeout:g} s"
+                ) from None
+            except _GONE:
+                raise ClientDisconnect() from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise _too_large(limit)
+                complete = not message.get("more_body", False)
             return message
 
-        return counted
+        return counted, tracked

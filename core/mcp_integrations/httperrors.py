@@ -6,8 +6,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from mcp_integrations.errors import IntegrationsError
 
@@ -42,6 +43,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, exc.headers)
 
 
+class NoResponse(Response):
+    """The answer to a caller who has gone: nothing is sent on a closed connection."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A client that disconnects while sending its body is no server failure: one line."""
+    logger.info("client went away during %s %s", request.method, request.url.path)
+    return NoResponse()
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "the server failed to handle this request")
@@ -50,5 +64,6 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
     IntegrationsError: _integrations_error,
     HTTPException: _http_error,
+    ClientDisconnect: _client_gone,
     Exception: _unexpected_error,
 }

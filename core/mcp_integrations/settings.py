@@ -10,6 +10,8 @@ from mcp_integrations.tokens import TokenTable
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 ANY = "*"
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
 
 
 def is_loopback(host: str) -> bool:
@@ -31,7 +33,9 @@ def _is_wildcard(host: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     """``allowed_hosts`` and ``allowed_origins`` add to the hub's own names (``*``: any);
-    with no ``tokens`` the API is open, which only loopback or ``insecure`` permits."""
+    with no ``tokens`` the API is open, which only loopback or ``insecure`` permits.
+    ``header_timeout`` and ``body_timeout`` (seconds) close connections that send their
+    request too slowly; ``max_connections`` of None fits the cap to the open-files limit."""
 
     host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()
@@ -40,6 +44,9 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     insecure: bool = False
     pass_env: tuple[str, ...] = ()
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int | None = None
     _hosts: frozenset[str] = field(init=False, repr=False, compare=False)
     _origins: frozenset[str] = field(init=False, repr=False, compare=False)
 
