@@ -67,3 +67,27 @@ def test_tiny_run_of_the_call_benchmark(tmp_path: Path) -> None:
         assert set(check["throughput_pct"]) == {"1", "2"}
         assert check["peers_ran"] is False
     assert "Targets:" in done.stdout and "no stray process" in done.stdout
+
+
+def test_tiny_run_of_the_lines_benchmark() -> None:
+    """The line-reading benchmark runs and fills its table; the previous reader stops at
+    the size asked."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_lines.py"),
+            *("--sizes", "1,2", "--old-max", "1", "--rounds", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = [line.strip("| ").split(" | ") for line in done.stdout.splitlines()]
+    rows = [row for row in rows if row[0] in ("1 MiB", "2 MiB")]
+    assert len(rows) == 2 and all(len(row) == 7 for row in rows), done.stdout
+    assert all(float(cell) > 0 for cell in rows[0][1:]), rows
+    assert rows[1][1:3] == ["—", "—"]
+    assert all(float(cell) > 0 for cell in rows[1][3:]), rows
