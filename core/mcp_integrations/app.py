@@ -168,6 +168,8 @@ async def get_prompt(request: Request) -> Response:
 async def health(request: Request) -> Response:
     manager = _manager(request)
     body = {"status": "ok", "ready": manager.ready, "version": __version__}
+    if problems := manager.store.problems:
+        body |= {"status": "degraded", "problems": problems}
     return JSONResponse(body | {"integrations": len(manager.list())})
 
 
