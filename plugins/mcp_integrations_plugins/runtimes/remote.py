@@ -106,8 +106,10 @@ class RemoteRuntime:
                     tg.start_soon(self._watch, connection)
                     try:
                         yield connection
-                    except BaseException:
-                        body_failed = True
+                    except BaseException as exc:
+                        # cancelled by the transport's own task group as it failed: the
+                        # transport's error, below, says what happened
+                        body_failed = not isinstance(exc, anyio.get_cancelled_exc_class())
                         raise
                     finally:
                         connection.stderr_tail = redact(connection.stderr_tail)
