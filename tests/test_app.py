@@ -519,21 +519,19 @@ def test_a_server_that_stops_answering_is_unhealthy_then_restarted(data_dir: Pat
         frozen.join(10)
 
 
-def test_the_server_log_is_bounded(
-    client: TestClient, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from mcp_integrations import stdio
-
-    monkeypatch.setattr(stdio, "LOG_MAX_BYTES", 100)
-    client.post("/integrations/install", json=toy_install(TOY_SECRET="tok-rotate-0123"))
+def test_the_server_log_is_bounded(client: TestClient, data_dir: Path) -> None:
+    body = toy_install(TOY_SECRET="tok-rotate-0123", TOY_STDERR_FLOOD="3000")
+    body |= {"log_max_bytes": 4096, "log_backups": 1}
+    client.post("/integrations/install", json=body)
     log = data_dir / "integrations" / "toy" / "server.log"
     older = log.with_name("server.log.1")
-    for _ in range(8):
+    for _ in range(4):
         assert client.post("/integrations/toy/restart").json()["status"] == "running"
     wait_until(older.exists, what="the log to rotate")
-    assert log.stat().st_size <= 100 + 200
+    assert log.stat().st_size <= 4096 and older.stat().st_size <= 4096
+    assert not log.with_name("server.log.2").exists()
     assert oct(older.stat().st_mode & 0o777) == oct(log.stat().st_mode & 0o777) == "0o600"
-    assert "toy starting with secret ***" in older.read_text()
+    assert "toy starting with secret ***" in older.read_text() + log.read_text()
 
 
 def test_fifty_lifecycle_calls_at_once_leave_at_most_one_process(client: TestClient) -> None:

@@ -108,3 +108,51 @@ def test_a_session_that_ends_while_the_process_lives_is_a_crash(make_client: Mak
     assert status["last_exit_code"] is None
     assert not pid_alive(pid), "the process that lost its session still runs"
     assert live_children(str(TOY_SERVER)) == []
+
+
+def test_a_message_past_the_limit_closes_the_session(make_client: MakeClient) -> None:
+    client = make_client(policy=RestartPolicy(max_restarts=0))
+    body = toy_install("loud", TOY_STDOUT_FLOOD=f"{64 * 1024}:0.5", TOY_OUTLIVE_STDIN="1")
+    body["max_message_bytes"] = 16 * 1024
+    client.post("/integrations/install", json=body)
+    pid = client.post("/integrations/loud/start").json()["pid"]
+    status = wait_until(
+        lambda: (s := client.get("/integrations/loud/status").json())["status"] == "failed" and s,
+        what="the session to be closed",
+    )
+    assert "a message larger than 16384 bytes" in status["last_error"]
+    assert not pid_alive(pid)
+
+
+def test_a_flood_of_stderr_leaves_a_bounded_log(make_client: MakeClient, data_dir: Path) -> None:
+    client = make_client()
+    flood = 40 * 1024 * 1024
+    body = toy_install("flood", TOY_STDERR_FLOOD=str(flood))
+    body |= {"log_max_bytes": 1024 * 1024, "log_backups": 2}
+    client.post("/integrations/install", json=body)
+    assert client.post("/integrations/flood/start").json()["status"] == "running"
+    log = data_dir / "integrations" / "flood" / "server.log"
+    logs = [log, log.with_name("server.log.1"), log.with_name("server.log.2")]
+    assert all(path.stat().st_size <= 1024 * 1024 for path in logs)
+    assert not log.with_name("server.log.3").exists()
+    # the long line was split into bounded pieces, not kept whole
+    assert max(len(line) for line in logs[0].read_text().splitlines()) <= 64 * 1024
+    assert client.post("/integrations/flood/tools/add/call", json={"arguments": {"a": 1, "b": 2}})
+    assert client.get("/integrations/flood/status").json()["status"] == "running"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_message_bytes", 10),
+        ("log_max_bytes", "big"),
+        ("log_backups", 99),
+        ("log_backups", True),
+    ],
+)
+def test_bad_output_limits_are_refused(make_client: MakeClient, field: str, value: object) -> None:
+    client = make_client()
+    answer = client.post("/integrations/install", json=toy_install("x") | {field: value})
+    assert answer.status_code == 400
+    assert field in answer.json()["error"]["message"]
+    assert client.get("/integrations").json()["integrations"] == []

@@ -34,7 +34,16 @@ TOP_LEVEL_FIELDS = (
     "start_on_demand",
     "autostart",
     "restart",
+    "max_message_bytes",
+    "log_max_bytes",
+    "log_backups",
 )
+#: The bounds of the output limits an install may set: (least, most).
+OUTPUT_LIMITS = {
+    "max_message_bytes": (1 << 10, 256 << 20),
+    "log_max_bytes": (4 << 10, 1 << 30),
+    "log_backups": (0, 20),
+}
 RESTART_MODES = ("on-failure", "always", "never")
 #: The longest a caller may let one call run, in seconds.
 MAX_TIMEOUT = 3600.0
@@ -209,6 +218,16 @@ def timeout(body: Mapping[str, Any], field: str) -> float | None:
     return float(value)
 
 
+def _count(body: Mapping[str, Any], field: str, low: int, high: int) -> int | None:
+    """A whole number in [low, high], or None when the field is absent."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"{field!r} must be a whole number from {low} to {high}")
+    return value
+
+
 def _flag(body: Mapping[str, Any], field: str) -> bool:
     value = body.get(field, False)
     if not isinstance(value, bool):
@@ -218,14 +237,18 @@ def _flag(body: Mapping[str, Any], field: str) -> bool:
 
 def parse_install(body: Mapping[str, Any]) -> InstallRequest:
     """``POST /integrations/install``: ``source``, ``id``, ``env``, the hub's options for
-    calls (``call_timeout``, ``start_on_demand``) and ``autostart``; other keys are options
-    for the plugin that resolves the source, which validates them itself."""
+    calls (``call_timeout``, ``start_on_demand``), restarts, output limits and
+    ``autostart``; other keys are options for the plugin that resolves the source, which
+    validates them itself."""
     source, integration_id, env = _source(body), _id(body), _env(body)
     restart = body.get("restart", "on-failure")
     if restart not in RESTART_MODES:
         raise BadRequest(f"'restart' must be one of {', '.join(RESTART_MODES)}")
     calls = IntegrationOptions(
-        timeout(body, "call_timeout"), _flag(body, "start_on_demand"), restart
+        timeout(body, "call_timeout"),
+        _flag(body, "start_on_demand"),
+        restart,
+        **{name: _count(body, name, *bounds) for name, bounds in OUTPUT_LIMITS.items()},
     )
     options = {k: v for k, v in body.items() if k not in TOP_LEVEL_FIELDS}
     return InstallRequest(source, integration_id, env, options, calls, _flag(body, "autostart"))

@@ -103,7 +103,11 @@ class Manager:
             spec = envpolicy.resolve_references(integration.spec, os.environ)
             if spec is not integration.spec:
                 supervisor.redact = self._redactor(integration.id, spec)
-            spec = dataclasses.replace(spec, host_env=processes.base_env(self.pass_env))
+            spec = dataclasses.replace(
+                spec,
+                host_env=processes.base_env(self.pass_env),
+                limits=integration.options.limits(),
+            )
             return self.hooks.create_runtime(spec, private_dir(workdir))
 
         def on_tools(tools: tuple[ToolInfo, ...], server_info: dict[str, Any] | None) -> None:

@@ -49,14 +49,38 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class OutputLimits:
+    """What a server may write: one message on its stdio wire (past it the session is
+    closed), one line of its stderr (longer ones are split), and its log (rotated past
+    ``log_max_bytes``, ``log_backups`` older files kept)."""
+
+    max_message_bytes: int = 4 << 20
+    stderr_line_bytes: int = 64 << 10
+    log_max_bytes: int = 10 << 20
+    log_backups: int = 2
+
+
+@dataclass(frozen=True)
 class IntegrationOptions:
     """How the hub treats an integration: ``call_timeout`` in seconds (None: the hub's
-    default), whether a call to a stopped one starts it, and when a server that exits by
-    itself is started again (``on-failure``: unless it exited with 0; ``always``; ``never``)."""
+    default), whether a call to a stopped one starts it, when a server that exits by
+    itself is started again (``on-failure``: unless it exited with 0; ``always``; ``never``),
+    and its output limits (None: the defaults of ``OutputLimits``)."""
 
     call_timeout: float | None = None
     start_on_demand: bool = False
     restart: str = "on-failure"
+    max_message_bytes: int | None = None
+    log_max_bytes: int | None = None
+    log_backups: int | None = None
+
+    def limits(self) -> OutputLimits:
+        given = {
+            "max_message_bytes": self.max_message_bytes,
+            "log_max_bytes": self.log_max_bytes,
+            "log_backups": self.log_backups,
+        }
+        return OutputLimits(**{k: v for k, v in given.items() if v is not None})
 
     def to_json(self) -> JSON:
         return dataclasses.asdict(self)
@@ -106,6 +130,7 @@ class LaunchSpec:
     declared_env: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     host_env: Mapping[str, str] = field(default_factory=dict)
+    limits: OutputLimits = field(default_factory=OutputLimits)
     package: str | None = None
     default_id: str | None = None
     cwd: str | None = None
@@ -122,9 +147,10 @@ class LaunchSpec:
         return tuple(name for name in self.required_env if not self.env.get(name))
 
     def public(self) -> JSON:
-        """The spec as stored beside the secrets, without ``sealed()`` and ``host_env``."""
+        """The spec as stored beside the secrets, without ``sealed()``, and without what
+        the hub sets at each start (``host_env``, ``limits``)."""
         data = dataclasses.asdict(self)
-        for name in ("env", "headers", "host_env"):
+        for name in ("env", "headers", "host_env", "limits"):
             data.pop(name)
         data["command"] = list(self.command)
         data["required_env"] = list(self.required_env)
@@ -135,7 +161,7 @@ class LaunchSpec:
     @classmethod
     def from_public(cls, data: Mapping[str, Any], sealed: Mapping[str, Any]) -> LaunchSpec:
         """From ``public()`` and ``sealed()`` (or, as older hubs sealed it, ``env`` alone)."""
-        known = {f.name for f in dataclasses.fields(cls)} - {"env", "headers", "host_env"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"env", "headers", "host_env", "limits"}
         fields = {k: v for k, v in data.items() if k in known}
         for name in ("command", "required_env", "secret_env", "declared_env"):
             fields[name] = tuple(fields.get(name, ()))

@@ -14,6 +14,7 @@ from mcp_integrations.bodies import (
     MAX_ENV_ENTRIES,
     MAX_ENV_VALUE_BYTES,
     MAX_SOURCE_CHARS,
+    OUTPUT_LIMITS,
     PREVIEW_CHARS,
 )
 
@@ -80,6 +81,26 @@ def _nullable(type_name: str, **extra: Any) -> dict[str, Any]:
 
 def _json(schema_name: str) -> dict[str, Any]:
     return {JSON: {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
+
+
+_LIMIT_TEXTS = {
+    "max_message_bytes": "The largest message a stdio server may send (default 4 MiB); "
+    "past it the session is closed and the status says why.",
+    "log_max_bytes": "The size at which the server's log is rotated (default 10 MiB).",
+    "log_backups": "How many rotated logs are kept (default 2).",
+}
+
+
+def _output_limits() -> dict[str, Any]:
+    return {
+        name: {
+            "type": "integer",
+            "minimum": low,
+            "maximum": high,
+            "description": _LIMIT_TEXTS[name],
+        }
+        for name, (low, high) in OUTPUT_LIMITS.items()
+    }
 
 
 def _timeout(what: str) -> dict[str, Any]:
@@ -160,6 +181,12 @@ def _schemas() -> dict[str, Any]:
                 "last_error": _nullable(
                     "string", description="Why it last failed; secrets are masked."
                 ),
+                "log_dropped": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Lines of the server's log dropped since it started, "
+                    "because they could not be written (a full disk).",
+                },
                 "server_info": _nullable(
                     "object",
                     description="The server's MCP implementation info (name, version).",
@@ -331,6 +358,7 @@ def _schemas() -> dict[str, Any]:
                     "(default on-failure: unless it exited with 0).",
                 },
                 "call_timeout": _timeout("a call to this integration"),
+                **_output_limits(),
                 "start_on_demand": {
                     "type": "boolean",
                     "description": "A call to the integration while it is stopped starts "

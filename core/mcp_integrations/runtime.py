@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,6 +37,8 @@ class Connection:
     exit_code: int | None = None
     stderr_tail: str = ""
     container_id: str | None = None
+    #: How many lines of the server's log were dropped (a full disk): counted, not fatal.
+    log_dropped: Callable[[], int] = lambda: 0
 
     def lose(self, reason: str) -> None:
         """The server is gone, for ``reason`` (a remote one stopped answering or forgot the

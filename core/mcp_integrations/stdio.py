@@ -14,64 +14,43 @@ from pathlib import Path
 
 import anyio
 import mcp_types
-from anyio.abc import ByteReceiveStream, Process
+from anyio.abc import Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from anyio.streams.text import TextReceiveStream
 from mcp import ClientSession
 from mcp.shared.message import SessionMessage
 
 from mcp_integrations import containment, leftovers, processes
 from mcp_integrations.containment import Tree
 from mcp_integrations.errors import StartFailed
-from mcp_integrations.private import open_private
+from mcp_integrations.lines import LineTooLong, RotatingLog, read_lines
+from mcp_integrations.models import OutputLimits
 from mcp_integrations.redact import Redactor
 from mcp_integrations.runtime import ClientHandlers, Connection, describe_exit
 
 STDERR_TAIL_LINES = 20
-#: How large a server's log grows before it is rotated (one older file is kept).
-LOG_MAX_BYTES = 1 << 20
 EXIT_SETTLE_SECS = 0.5
 #: How long after its exit a server's last stderr lines are awaited (a child may hold it).
 STDERR_SETTLE_SECS = 0.3
 
 
-async def _lines(stream: ByteReceiveStream) -> AsyncIterator[str]:
-    """The lines of a child's output stream as they arrive, and the unterminated last one."""
-    buffer = ""
-    async for chunk in TextReceiveStream(stream, errors="replace"):
-        *lines, buffer = (buffer + chunk).split("\n")
-        for line in lines:
-            yield line
-    if buffer:
-        yield buffer
-
-
 class _StderrLog:
-    """Copies the server's stderr to its log file, scrubbed, keeping the last lines. The
-    file is bounded: past ``LOG_MAX_BYTES`` it becomes ``server.log.1`` (replacing the one
-    before) and a new one starts, so a chatty server cannot fill the disk."""
+    """Copies the server's stderr to its log, scrubbed, in lines of bounded length, keeping
+    the last ones. The log is rotated, and a write that fails (a full disk) drops the line
+    and counts it: logging never stops a server."""
 
-    def __init__(self, path: Path, redact: Redactor) -> None:
-        self.path = path
+    def __init__(self, path: Path, redact: Redactor, limits: OutputLimits) -> None:
+        self.log = RotatingLog(path, limits.log_max_bytes, limits.log_backups)
         self.redact = redact
+        self.line_bytes = limits.stderr_line_bytes
         self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
 
     async def pump(self, process: Process) -> None:
         assert process.stderr is not None
-        log = open_private(self.path)
-        try:
-            with suppress(anyio.ClosedResourceError):
-                async for line in _lines(process.stderr):
-                    clean = self.redact.line(line)
-                    self.tail.append(clean)
-                    log.write(clean + "\n")
-                    log.flush()
-                    if log.tell() > LOG_MAX_BYTES:
-                        log.close()
-                        self.path.replace(self.path.with_name(self.path.name + ".1"))
-                        log = open_private(self.path)
-        finally:
-            log.close()
+        with self.log, suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            async for piece in read_lines(process.stderr, self.line_bytes, "split"):
+                clean = self.redact.line(piece.decode("utf-8", "replace"))
+                self.tail.append(clean)
+                self.log.write(clean)
 
     def text(self) -> str:
         return "\n".join(self.tail)
@@ -84,7 +63,7 @@ async def _read_stdout(
     assert stdout is not None
     async with sink:
         try:
-            async for line in _lines(stdout):
+            async for line in read_lines(stdout, server.limits.max_message_bytes):
                 if not line.strip():
                     continue
                 try:
@@ -94,6 +73,12 @@ async def _read_stdout(
                 else:
                     await sink.send(SessionMessage(message))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return
+        except LineTooLong as exc:
+            server.broke(
+                f"the server sent a message larger than {exc.limit} bytes "
+                "(the integration's max_message_bytes)"
+            )
             return
         server.broke("the server closed its output (stdout)")
 
@@ -162,10 +147,13 @@ class _Server:
     """One spawned server: its exit, watched; its stderr, logged; its stdio, watched too,
     since a server can end the session and live on."""
 
-    def __init__(self, process: Process, tree: Tree, stderr: _StderrLog) -> None:
+    def __init__(
+        self, process: Process, tree: Tree, stderr: _StderrLog, limits: OutputLimits
+    ) -> None:
         self.process = process
         self.tree = tree
         self.stderr = stderr
+        self.limits = limits
         self.exited = anyio.Event()
         self.exit_code: int | None = None
         #: Why the session ended while the process may still run.
@@ -225,9 +213,11 @@ async def stdio_connection(
     start_timeout: float,
     handlers: ClientHandlers,
     cwd: Path | None = None,
+    limits: OutputLimits | None = None,
 ) -> AsyncIterator[Connection]:
     """Start ``command`` (in ``cwd``, else ``workdir``, where its log is), hand over an
     initialized session; on exit stop and reap the group."""
+    limits = limits or OutputLimits()
     tree = Tree.for_workdir(workdir)
     try:
         process = await processes.spawn(tree.launch(command), {**env, **tree.env()}, cwd or workdir)
@@ -235,7 +225,7 @@ async def stdio_connection(
         raise StartFailed(redact(f"cannot run {command[0]!r}: {exc.strerror or exc}")) from exc
     # Kept until the tree is stopped and reaped, for the next hub if this one is killed.
     leftovers.record(workdir, process.pid, tree.cgroup)
-    server = _Server(process, tree, _StderrLog(workdir / "server.log", redact))
+    server = _Server(process, tree, _StderrLog(workdir / "server.log", redact, limits), limits)
     to_session, from_server = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     to_server, from_session = anyio.create_memory_object_stream[SessionMessage](0)
     try:
@@ -255,7 +245,12 @@ async def stdio_connection(
                         ) from None
                     except StartFailed as exc:
                         raise StartFailed(redact(exc.message)) from exc
-                    connection = Connection(session=session, pid=process.pid, exited=server.exited)
+                    connection = Connection(
+                        session=session,
+                        pid=process.pid,
+                        exited=server.exited,
+                        log_dropped=lambda: server.stderr.log.dropped,
+                    )
                     try:
                         yield connection
                     finally:

@@ -410,5 +410,6 @@ class Supervisor:
             "next_retry_at": self.next_retry_at,
             "last_exit_code": self.last_exit_code,
             "last_error": self.last_error,
+            "log_dropped": self.connection.log_dropped() if self.connection else 0,
             "server_info": self.server_info,
         }

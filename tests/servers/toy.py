@@ -164,9 +164,14 @@ def greet(name: str) -> str:
     return f"Please greet {name} warmly."
 
 
-def _flood_stdout(size: int) -> None:
-    with open(1, "wb", closefd=False) as out:
-        out.write(b"x" * size + b"\n")
+def _flood_stdout(wire: str, size: int) -> None:
+    """One line of ``size`` bytes on the wire (the SDK serves it from a duplicate of fd 1,
+    which it points at stderr)."""
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}") == wire:
+                os.write(int(fd), b"x" * size + b"\n")
+                return
 
 
 def _close_stdio(wires: set[str]) -> None:
@@ -229,7 +234,8 @@ def main() -> None:
         sys.stderr.flush()
     if stdout_flood := os.environ.get("TOY_STDOUT_FLOOD"):
         size, _, after = stdout_flood.partition(":")
-        threading.Timer(float(after or 0), _flood_stdout, [int(size)]).start()
+        wire = os.readlink("/proc/self/fd/1")
+        threading.Timer(float(after or 0), _flood_stdout, [wire, int(size)]).start()
     if close_after := os.environ.get("TOY_CLOSE_STDIO_AFTER"):
         wires = {os.readlink("/proc/self/fd/0"), os.readlink("/proc/self/fd/1")}
         threading.Timer(float(close_after), _close_stdio, [wires]).start()

@@ -183,6 +183,7 @@ class DockerRuntime:
                 grace=self.grace,
                 start_timeout=self.start_timeout,
                 handlers=handlers,
+                limits=self.spec.limits,
             ) as connection:
                 try:
                     connection.container_id, connection.pid = await self._inspect(docker, name)

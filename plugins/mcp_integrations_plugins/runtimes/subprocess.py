@@ -36,6 +36,7 @@ class SubprocessRuntime:
             start_timeout=self.start_timeout,
             handlers=handlers,
             cwd=Path(self.spec.cwd) if self.spec.cwd else None,
+            limits=self.spec.limits,
         ) as connection:
             yield connection
 
