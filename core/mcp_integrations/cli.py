@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -177,4 +178,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         root.exit(2, f"mcp-integrations: {exc}\n")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     app = create_app(args.data_dir.expanduser().resolve(), settings=settings)
-    serving.run(app, args.host, args.port, args.log_level, settings)
+    sys.exit(serving.run(app, args.host, args.port, args.log_level, settings))

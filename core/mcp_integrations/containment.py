@@ -277,3 +277,13 @@ def stop_now(
         kill_cgroup(cgroup)
     signal_all(left, signal.SIGKILL)
     return sorted(_wait_left(groups, left, cgroups, grace))
+
+
+def kill_all(workdirs: Path) -> None:
+    """SIGKILL every process of every server of the hub on ``workdirs``, now: its cgroups,
+    then everything carrying its marker. No waiting: the next hub clears what is left."""
+    key = hub_key(workdirs)
+    hub = hub_cgroups(key)
+    for cgroup in hub.glob("i-*") if hub is not None and hub.is_dir() else ():
+        kill_cgroup(cgroup)
+    signal_all(marked(f"{key}/", prefix=True), signal.SIGKILL)

@@ -20,10 +20,16 @@ import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
 
-from mcp_integrations import envpolicy, leftovers, processes
+from mcp_integrations import containment, envpolicy, leftovers, processes
 from mcp_integrations.auth import LOCAL_USER
 from mcp_integrations.calls import DEFAULT_CALL_TIMEOUT, CallObserver, Calls
-from mcp_integrations.errors import AlreadyInstalled, IntegrationsError, InvalidId, NotFound
+from mcp_integrations.errors import (
+    AlreadyInstalled,
+    IntegrationsError,
+    InvalidId,
+    NotFound,
+    StartCancelled,
+)
 from mcp_integrations.logscrub import SecretSet
 from mcp_integrations.models import (
     JSON,
@@ -86,6 +92,8 @@ class Manager:
         #: True once what was running before the hub started runs again (readiness).
         self.ready = False
         self.call_observer: CallObserver | None = None
+        #: Set when the hub goes down: nothing starts any more.
+        self.closing = False
         for integration in store.list():
             self._supervisors[integration.id] = self._supervisor(integration)
 
@@ -244,6 +252,8 @@ class Manager:
         """Record that it should run, then start it: a failed write never leaves a server
         running that the store says is stopped. One that does not start is recorded as
         before."""
+        if self.closing:
+            raise StartCancelled("the hub is shutting down")
         before = supervisor.integration.desired
         if not supervisor.active:
             self._desire(supervisor, Status.RUNNING)
@@ -280,8 +290,15 @@ class Manager:
     def interrupt(self) -> None:
         """The hub is going down: cancel every start in progress and stop every server now,
         without waiting (``aclose`` waits)."""
+        self.closing = True
         for supervisor in self.list():
             supervisor.request_stop()
+
+    def kill_now(self) -> None:
+        """SIGKILL every process of every server at once, without waiting: for a second
+        signal, when the hub will not wait for a graceful stop. Safe in a signal handler."""
+        self.closing = True
+        containment.kill_all(self.workdirs)
 
     async def tools(self, integration_id: str) -> tuple[ToolInfo, ...]:
         """The live list when the server runs (it may change), else the last one seen."""
@@ -326,6 +343,7 @@ class Manager:
 
     async def aclose(self) -> None:
         """Stop every server, all at once; the desired state stays for the next run."""
+        self.closing = True
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as tg:
                 for supervisor in self.list():

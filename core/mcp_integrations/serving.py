@@ -1,5 +1,6 @@
-"""uvicorn with limits on connections: each one costs a file descriptor while it is open.
+"""uvicorn with limits on connections, and the hub's answer to signals.
 
+Each connection costs a file descriptor while it is open.
 A client may open connections and send nothing, or half a request, and hold them forever;
 past the open-files limit the hub can then accept nobody. So a connection must deliver its
 request headers within ``header_timeout`` (the body's pace is the ``Guard``'s business),
@@ -13,13 +14,18 @@ import asyncio
 import errno
 import logging
 import resource
+import signal
+import socket
 import time
+from types import FrameType
+from typing import Any, cast
 
 import uvicorn
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from mcp_integrations.manager import Manager
 from mcp_integrations.settings import DEFAULT_HEADER_TIMEOUT, Settings
 
 logger = logging.getLogger("mcp_integrations.serving")
@@ -169,7 +175,7 @@ def quiet_log_floods() -> None:
 
 def make_server(
     app: ASGIApp, host: str, port: int, log_level: str, settings: Settings
-) -> uvicorn.Server:
+) -> HubServer:
     """The uvicorn server for ``app``, with the connection limits of ``settings``."""
     open_files = raise_open_files_limit()
     max_connections = settings.max_connections
@@ -186,9 +192,60 @@ def make_server(
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
     )
     quiet_log_floods()
-    return uvicorn.Server(config)
+    return HubServer(config)
 
 
-def run(app: ASGIApp, host: str, port: int, log_level: str, settings: Settings) -> None:
-    """Serves ``app`` until a signal ends it."""
-    make_server(app, host, port, log_level, settings).run()
+class HubServer(uvicorn.Server):
+    """uvicorn, with the hub's answer to signals. SIGINT does what SIGTERM does: cancel
+    every start in progress and stop every server, then exit (uvicorn alone waits for
+    requests in flight first, such as a start that waits out a handshake, and skips the
+    app's shutdown on a second Ctrl-C). A second signal kills every server's process tree
+    at once and exits without waiting."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.forced = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        manager = _manager(self.config.app)
+        if not self.should_exit:
+            logger.info("stopping every server (%s); again to kill them now", _name(sig))
+            self.should_exit = True
+            if manager is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(manager.interrupt)
+            return
+        logger.warning("killing every server now (%s)", _name(sig))
+        if manager is not None:
+            manager.kill_now()
+        self.force_exit = self.forced = True
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+
+def _manager(app: Any) -> Manager | None:
+    """The hub's manager, once the app has started (``app`` may be wrapped)."""
+    while app is not None:
+        state = getattr(app, "state", None)
+        manager = getattr(state, "manager", None) if state is not None else None
+        if manager is not None:
+            return cast(Manager, manager)
+        app = getattr(app, "app", None)
+    return None
+
+
+def _name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
+
+
+def run(app: ASGIApp, host: str, port: int, log_level: str, settings: Settings) -> int:
+    """Serves ``app`` until a signal ends it; the exit code (1 when a second signal cut
+    the shutdown short)."""
+    server = make_server(app, host, port, log_level, settings)
+    server.run()
+    return 1 if server.forced else 0
