@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -88,3 +89,31 @@ def make_client(data_dir: Path, plugin_manager: pluggy.PluginManager) -> Iterato
             return stack.enter_context(TestClient(app))
 
         yield make
+
+
+MakeTmpfs = Callable[[str], Path]
+
+
+@pytest.fixture
+def make_tmpfs(tmp_path: Path) -> Iterator[MakeTmpfs]:
+    """Small real tmpfs mounts (``make_tmpfs("512k")``), to fill a disk for real; they need
+    root and a kernel that lets us mount, else the test is skipped with the reason."""
+    mounted: list[Path] = []
+
+    def make(size: str) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small tmpfs needs root")
+        disk = tmp_path / f"disk{len(mounted)}"
+        disk.mkdir()
+        command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(disk)
+        return disk
+
+    try:
+        yield make
+    finally:
+        for disk in mounted:
+            subprocess.run(["umount", "--lazy", str(disk)], check=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sys
@@ -127,3 +128,19 @@ def live_children(marker: str) -> list[int]:
         if ppid == os.getpid() and marker in cmdline and pid_alive(int(proc.name)):
             found.append(int(proc.name))
     return found
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write a file in ``folder`` until its disk refuses with ENOSPC; the file, to delete
+    when the disk should have room again."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, bytes(4096))
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
+    return filler

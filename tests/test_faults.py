@@ -4,15 +4,26 @@ while its child holds the pipes, and a session that ends while the process lives
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pluggy
 import pytest
+from starlette.testclient import TestClient
 
+from mcp_integrations.app import create_app
 from mcp_integrations.supervisor import RestartPolicy
-from tests.conftest import MakeClient
-from tests.helpers import TOY_SERVER, live_children, pid_alive, toy_install, wait_until
+from tests.conftest import TEST_SETTINGS, MakeClient, MakeTmpfs
+from tests.helpers import (
+    TOY_SERVER,
+    fill_disk,
+    live_children,
+    pid_alive,
+    toy_install,
+    wait_until,
+)
 
 #: The handshake timeout a stop must not wait out.
 HANDSHAKE_SECS = 30
@@ -156,3 +167,64 @@ def test_bad_output_limits_are_refused(make_client: MakeClient, field: str, valu
     assert answer.status_code == 400
     assert field in answer.json()["error"]["message"]
     assert client.get("/integrations").json()["integrations"] == []
+
+
+def test_a_full_disk_never_costs_a_running_server_and_never_a_500(
+    make_tmpfs: MakeTmpfs, plugin_manager: pluggy.PluginManager
+) -> None:
+    data_dir = make_tmpfs("8m")
+    app = create_app(data_dir, settings=TEST_SETTINGS, plugin_manager=plugin_manager)
+    with TestClient(app) as client:
+        body = toy_install("chatty", TOY_STDERR_EVERY="0.01")
+        assert client.post("/integrations/install", json=body).status_code == 201
+        pid = client.post("/integrations/chatty/start").json()["pid"]
+        filler = fill_disk(data_dir)
+        status = wait_until(
+            lambda: (s := client.get("/integrations/chatty/status").json())["log_dropped"] and s,
+            what="log lines to be dropped",
+        )
+        assert status["status"] == "running" and status["pid"] == pid
+        call = client.post(
+            "/integrations/chatty/tools/add/call", json={"arguments": {"a": 2, "b": 3}}
+        )
+        assert call.status_code == 200 and call.json()["structuredContent"]["result"] == 5
+        refused = client.post("/integrations/install", json=toy_install("more"))
+        assert refused.status_code == 507, refused.text
+        assert refused.json()["error"]["code"] == "storage_full"
+        assert not (data_dir / "integrations" / "more").exists()
+        stopped = client.post("/integrations/chatty/stop")
+        # stopped first, then recorded: the record may fail, the stop may not
+        assert stopped.status_code in (200, 507), stopped.text
+        assert client.get("/integrations/chatty/status").json()["status"] == "stopped"
+        assert not pid_alive(pid)
+        deleted = client.delete("/integrations/chatty")
+        assert deleted.status_code in (200, 507), deleted.text
+        filler.unlink()
+        if deleted.status_code == 507:
+            assert client.delete("/integrations/chatty").status_code == 200
+        assert client.get("/integrations").json()["integrations"] == []
+    assert live_children(str(TOY_SERVER)) == []
+
+
+def test_an_unreadable_record_disables_one_integration(
+    make_client: MakeClient, data_dir: Path
+) -> None:
+    client = make_client()
+    for name in ("good", "bad"):
+        client.post("/integrations/install", json=toy_install(name))
+    client.__exit__(None, None, None)
+    with sqlite3.connect(data_dir / "integrations.sqlite3") as db:
+        db.execute("UPDATE integrations SET spec = '{not json' WHERE id = 'bad'")
+    client = make_client()
+    listed = {i["id"]: i for i in client.get("/integrations").json()["integrations"]}
+    assert listed["bad"]["status"] == "failed"
+    assert "cannot be read" in listed["bad"]["last_error"]
+    health = client.get("/health").json()
+    assert health["status"] == "degraded" and any("'bad'" in p for p in health["problems"])
+    answer = client.post("/integrations/bad/start")
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "unreadable_integration"
+    assert client.post("/integrations/good/start").json()["status"] == "running"
+    assert client.delete("/integrations/bad").status_code == 200
+    assert [i["id"] for i in client.get("/integrations").json()["integrations"]] == ["good"]
+    assert client.get("/health").json()["status"] == "ok"

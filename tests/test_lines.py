@@ -8,7 +8,6 @@ import itertools
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import tracemalloc
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 
 from mcp_integrations import private
 from mcp_integrations.lines import LineBuffer, LineTooLong, Mode, RotatingLog, read_lines
+from tests.conftest import MakeTmpfs
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -444,24 +444,8 @@ def test_text_that_is_not_utf_8_is_replaced_not_refused(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 64 KiB tmpfs, so the disk really fills up (root only)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mount.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mount.stderr.strip() or mount.returncode}")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
+def tiny_disk(make_tmpfs: MakeTmpfs) -> Path:
+    return make_tmpfs("64k")
 
 
 def test_a_full_disk_drops_and_counts_lines_then_recovers(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,8 @@ from mcp_integrations.errors import (
 from mcp_integrations.models import Integration, IntegrationOptions, LaunchSpec, Status, ToolInfo
 from mcp_integrations.store import SQLiteStore
 from mcp_integrations.vault import KEY_ENV, Vault
-from tests.conftest import MakeClient
+from tests.conftest import MakeClient, MakeTmpfs
+from tests.helpers import fill_disk
 
 SPEC = LaunchSpec(
     runtime="subprocess",
@@ -431,44 +431,15 @@ def test_a_closed_store_is_unavailable_not_a_raw_sqlite_error(tmp_path: Path) ->
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs, to fill for real; needs root and a kernel that lets us mount."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)]
-    result = subprocess.run(mount, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
-
-
-def _write_forever(fd: int) -> None:
-    while True:
-        os.write(fd, bytes(4096))
-
-
-def _fill(folder: Path) -> Path:
-    """Write a file until the disk refuses: ENOSPC, not some other failure."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with pytest.raises(OSError, match="No space left on device"):
-            _write_forever(fd)
-    finally:
-        os.close(fd)
-    return filler
+def small_disk(make_tmpfs: MakeTmpfs) -> Path:
+    return make_tmpfs("512k")
 
 
 def test_a_full_disk_is_storage_full_and_loses_nothing_stored(small_disk: Path) -> None:
     store = SQLiteStore(small_disk / "db.sqlite3")
     for number in range(3):
         store.add(Integration(f"i{number}", "src", _spec(number)))
-    filler = _fill(small_disk)
+    filler = fill_disk(small_disk)
     big = LaunchSpec(runtime="subprocess", description="y" * 100_000)
     with pytest.raises(StorageFull, match="disk holding the data dir is full") as err:
         store.add(Integration("big", "src", big))
@@ -486,7 +457,7 @@ def test_no_room_for_a_new_database_falls_back_to_memory_loudly(small_disk: Path
     path = small_disk / "db.sqlite3"
     vault = Vault.open(small_disk)
     _not_a_database(path)
-    _fill(small_disk)
+    fill_disk(small_disk)
     store = SQLiteStore(path, vault)
     (aside,) = _aside(path)
     assert aside.read_bytes().startswith(b"this is not an SQLite database")

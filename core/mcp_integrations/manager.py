@@ -7,6 +7,7 @@ and hands each integration to its ``Supervisor``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ from mcp_integrations.errors import (
     InvalidId,
     NotFound,
     StartCancelled,
+    UnreadableIntegration,
 )
 from mcp_integrations.logscrub import SecretSet
 from mcp_integrations.models import (
@@ -49,6 +51,7 @@ from mcp_integrations.runtime import Runtime
 from mcp_integrations.store import Store
 from mcp_integrations.supervisor import RestartPolicy, Supervisor, list_all_tools
 
+logger = logging.getLogger(__name__)
 Listener = Callable[[str, "types.ServerNotification | IntegrationEvent"], None]
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -96,6 +99,8 @@ class Manager:
         self.closing = False
         for integration in store.list():
             self._supervisors[integration.id] = self._supervisor(integration)
+        for integration_id, reason in store.unreadable().items():
+            self._supervisors[integration_id] = self._unreadable(integration_id, reason)
 
     def _redactor(self, integration_id: str, spec: LaunchSpec) -> Redactor:
         """The integration's redactor, known to the hub's log scrubbing too."""
@@ -120,7 +125,10 @@ class Manager:
 
         def on_tools(tools: tuple[ToolInfo, ...], server_info: dict[str, Any] | None) -> None:
             self.generation += 1
-            self.store.set_tools(integration.id, tools, server_info)
+            try:
+                self.store.set_tools(integration.id, tools, server_info)
+            except IntegrationsError as exc:
+                logger.warning("the tools of %s were not recorded: %s", integration.id, exc)
 
         supervisor = Supervisor(
             integration,
@@ -131,6 +139,15 @@ class Manager:
             policy=self.policy,
             redact=self._redactor(integration.id, integration.spec),
         )
+        return supervisor
+
+    def _unreadable(self, integration_id: str, reason: str) -> Supervisor:
+        """A stored row that does not decode: listed, failed, removable, never started."""
+        placeholder = Integration(integration_id, "?", LaunchSpec(runtime="?"))
+        supervisor = self._supervisor(placeholder)
+        supervisor.unreadable = UnreadableIntegration(integration_id, reason)
+        supervisor.status = Status.FAILED
+        supervisor.last_error = supervisor.unreadable.message
         return supervisor
 
     def _event(self, event: IntegrationEvent) -> None:

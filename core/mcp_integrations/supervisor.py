@@ -127,6 +127,8 @@ class Supervisor:
         self._ready = anyio.Event()
         self._done = anyio.Event()
         self._done.set()
+        #: Set for a stored record that does not decode: it cannot start.
+        self.unreadable: IntegrationsError | None = None
         #: The server being brought up, until it runs: what a stop cancels at once.
         self._starting: anyio.CancelScope | None = None
 
@@ -168,6 +170,8 @@ class Supervisor:
 
     async def start(self, task_group: TaskGroup) -> None:
         """Bring the server up; returns once it runs, raises ``StartFailed`` if it cannot."""
+        if self.unreadable is not None:
+            raise self.unreadable
         if self.active:
             await self._ready.wait()
         else:
@@ -213,7 +217,7 @@ class Supervisor:
         """Stop the server (or a pending restart) and wait until it is reaped."""
         self.request_stop()
         await self._done.wait()
-        if self.status is Status.FAILED:
+        if self.status is Status.FAILED and self.unreadable is None:
             self._set(Status.STOPPED)
 
     def _gives_up(self, crashes: collections.deque[float]) -> str | None:

@@ -19,6 +19,7 @@ TOY_HANG_AT_START=1  never answer the MCP handshake
 TOY_EXIT_IF=F:N      exit with code N before the handshake when the file F exists
 TOY_BIND_PORT=N      hold a listening socket on loopback port N (exit 1 if it is taken)
 TOY_STDERR_FLOOD=N   write N bytes to stderr in one line before serving
+TOY_STDERR_EVERY=S   write a line to stderr every S seconds while it runs
 TOY_STDOUT_FLOOD=N:S write one line of N bytes to stdout S seconds after starting
 TOY_CLOSE_STDIO_AFTER=S  swap stdin and stdout for /dev/null after S seconds: the
                      session ends while the process may live on (with TOY_OUTLIVE_STDIN)
@@ -27,6 +28,7 @@ TOY_CLOSE_STDIO_AFTER=S  swap stdin and stdout for /dev/null after S seconds: th
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import signal
@@ -174,6 +176,12 @@ def _flood_stdout(wire: str, size: int) -> None:
                 return
 
 
+def _chatter(every: float) -> None:
+    for number in itertools.count():
+        print(f"toy: still here ({number})", file=sys.stderr, flush=True)
+        time.sleep(every)
+
+
 def _close_stdio(wires: set[str]) -> None:
     """Point every descriptor of the stdin and stdout pipes (the SDK keeps duplicates) at
     /dev/null: the hub sees the end of the session, the process lives on."""
@@ -232,6 +240,8 @@ def main() -> None:
     if stderr_flood := os.environ.get("TOY_STDERR_FLOOD"):
         sys.stderr.write("e" * int(stderr_flood) + "\n")
         sys.stderr.flush()
+    if every := os.environ.get("TOY_STDERR_EVERY"):
+        threading.Thread(target=_chatter, args=[float(every)], daemon=True).start()
     if stdout_flood := os.environ.get("TOY_STDOUT_FLOOD"):
         size, _, after = stdout_flood.partition(":")
         wire = os.readlink("/proc/self/fd/1")
