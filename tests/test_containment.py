@@ -130,3 +130,15 @@ def test_a_server_gets_the_parent_death_signal(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_a_server_gets_the_open_files_limit_the_hub_started_with(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub raises its own soft limit; a server gets back the one the hub started with."""
+    monkeypatch.setattr(containment, "NOFILE_AT_START", 321)
+    client.post("/integrations/install", json=toy_install("limited"))
+    pid = client.post("/integrations/limited/start").json()["pid"]
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    (line,) = [line for line in limits if line.startswith("Max open files")]
+    assert line.split()[3] == "321"

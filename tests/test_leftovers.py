@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from mcp_integrations import containment, leftovers
-from tests.helpers import TOY_SERVER, pid_alive, toy_install, wait_until
+from tests.helpers import TOY_SERVER, free_port, pid_alive, toy_install, wait_until
 from tests.serve import serve
 
 
@@ -99,6 +99,10 @@ def test_the_next_hub_stops_what_a_killed_hub_left_running(tmp_path: Path, data_
         "quitter": toy_install("quitter", TOY_CHILD_PIDFILE=str(pidfiles["quitter"])),
         # Quits too, leaving a grandchild that left the group for a session of its own.
         "daemon": toy_install("daemon", TOY_DAEMON_PIDFILE=str(pidfiles["daemon"])),
+        # Holds a port: its successor can only bind it once it is gone.
+        "porter": toy_install(
+            "porter", TOY_OUTLIVE_STDIN="1", TOY_IGNORE_TERM="1", TOY_BIND_PORT=str(free_port())
+        ),
     }
     workdirs = {iid: data_dir / "integrations" / iid for iid in installs}
 
@@ -116,7 +120,7 @@ def test_the_next_hub_stops_what_a_killed_hub_left_running(tmp_path: Path, data_
 
     for iid in ("quitter", "daemon"):
         wait_until(partial(gone, pid_alive, old[iid]), what=f"{iid} to go with its hub")
-    survivors = [old["plain"], old["kid"], *old_kids.values()]
+    survivors = [old["plain"], old["kid"], old["porter"], *old_kids.values()]
     assert all(pid_alive(pid) for pid in survivors), "the survivors died on their own"
     for pidfile in pidfiles.values():
         pidfile.unlink()

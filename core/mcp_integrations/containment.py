@@ -21,6 +21,7 @@ import functools
 import hashlib
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -42,6 +43,9 @@ CGROUPS_ENV = "MCP_INTEGRATIONS_CGROUPS"
 LAUNCHER = Path(__file__).with_name("launch.py")
 HUB_CGROUP_PREFIX = "mcp-integrations-"
 PROC = Path("/proc")
+#: The open-files soft limit the hub started with, before ``serving`` raised it: servers
+#: get this one back.
+NOFILE_AT_START = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def hub_key(workdirs: Path) -> str:
@@ -174,7 +178,9 @@ class Tree:
         if not sys.platform.startswith("linux"):
             return list(command)
         procs = str(self.cgroup / "cgroup.procs") if self.cgroup else "-"
-        return [sys.executable, "-I", "-S", str(LAUNCHER), str(os.getpid()), procs, *command]
+        nofile = str(NOFILE_AT_START if NOFILE_AT_START != resource.RLIM_INFINITY else 0)
+        launcher = [sys.executable, "-I", "-S", str(LAUNCHER), str(os.getpid()), procs, nofile]
+        return [*launcher, *command]
 
     def members(self, leader: int | None = None) -> set[int]:
         """Every live process of the tree now (a scan of ``/proc``: not for hot paths)."""
