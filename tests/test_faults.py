@@ -8,6 +8,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pluggy
 import pytest
@@ -27,6 +28,16 @@ from tests.helpers import (
 
 #: The handshake timeout a stop must not wait out.
 HANDSHAKE_SECS = 30
+
+
+def status_when(client: TestClient, integration_id: str, status: str) -> dict[str, Any]:
+    """The integration's status once it is ``status`` (within the default deadline)."""
+
+    def now() -> dict[str, Any] | None:
+        answer: dict[str, Any] = client.get(f"/integrations/{integration_id}/status").json()
+        return answer if answer["status"] == status else None
+
+    return dict(wait_until(now, what=f"{integration_id} to be {status}"))
 
 
 @pytest.mark.parametrize("how", ["stop", "delete", "restart"])
@@ -77,10 +88,7 @@ def test_a_crash_loop_shows_crashed_with_its_next_retry(
     assert "exited with code 5" in str(status["last_error"])
     assert status["pid"] is None and live_children(str(TOY_SERVER)) == []
     flag.unlink()
-    wait_until(
-        lambda: client.get("/integrations/loop/status").json()["status"] == "running",
-        what="the restart after the cause went away",
-    )
+    status_when(client, "loop", "running")
 
 
 def test_an_exit_is_seen_at_once_when_a_child_holds_the_pipes(
@@ -111,10 +119,7 @@ def test_a_session_that_ends_while_the_process_lives_is_a_crash(make_client: Mak
     body = toy_install("mute", TOY_CLOSE_STDIO_AFTER="0.5", TOY_OUTLIVE_STDIN="1")
     client.post("/integrations/install", json=body)
     pid = client.post("/integrations/mute/start").json()["pid"]
-    status = wait_until(
-        lambda: (s := client.get("/integrations/mute/status").json())["status"] == "failed" and s,
-        what="the lost session to be noticed",
-    )
+    status = status_when(client, "mute", "failed")
     assert "closed its output (stdout)" in status["last_error"]
     assert status["last_exit_code"] is None
     assert not pid_alive(pid), "the process that lost its session still runs"
@@ -127,10 +132,7 @@ def test_a_message_past_the_limit_closes_the_session(make_client: MakeClient) ->
     body["max_message_bytes"] = 16 * 1024
     client.post("/integrations/install", json=body)
     pid = client.post("/integrations/loud/start").json()["pid"]
-    status = wait_until(
-        lambda: (s := client.get("/integrations/loud/status").json())["status"] == "failed" and s,
-        what="the session to be closed",
-    )
+    status = status_when(client, "loud", "failed")
     assert "a message larger than 16384 bytes" in status["last_error"]
     assert not pid_alive(pid)
 
