@@ -65,7 +65,11 @@ def test_stop_ends_a_daemon_that_left_the_group(
         pidfile.unlink()
         pids.append(pid)
     assert marked_by(data_dir) == set()
+    # removing a running integration ends its daemon too
+    client.post("/integrations/d/start")
+    daemon = daemon_of(pidfile)
     assert client.delete("/integrations/d").status_code == 200
+    assert not pid_alive(daemon) and marked_by(data_dir) == set()
     hub = containment.hub_cgroups(containment.hub_key(data_dir / "integrations"))
     assert hub is None or not (hub / "i-d").exists(), "the cgroup outlived the integration"
 
