@@ -173,6 +173,7 @@ def _flood_stdout(wire: str, size: int) -> None:
         with suppress(OSError):
             if os.readlink(f"/proc/self/fd/{fd}") == wire:
                 os.write(int(fd), b"x" * size + b"\n")
+                print("toy: flood written", file=sys.stderr, flush=True)
                 return
 
 
