@@ -160,6 +160,9 @@ class _Server:
         self.broken: str | None = None
         self._broken = anyio.Event()
         self._stderr_done = anyio.Event()
+        #: Told how the server ended, before anyone waiting on ``exited`` wakes.
+        self.connection: Connection | None = None
+        self._told = False
 
     def broke(self, reason: str) -> None:
         if self.broken is None:
@@ -173,7 +176,7 @@ class _Server:
         with anyio.move_on_after(EXIT_SETTLE_SECS):
             await self.exited.wait()
             return
-        self.exited.set()
+        self.end()
 
     async def pump_stderr(self) -> None:
         try:
@@ -188,7 +191,25 @@ class _Server:
         with anyio.move_on_after(STDERR_SETTLE_SECS):
             await self._stderr_done.wait()
         self.exit_code = code
+        self.end()
+
+    def end(self) -> None:
+        """The server is gone: the connection says how first, then ``exited`` is set, so
+        status can say ``crashed`` at once, before the rest of the tree is stopped."""
+        if self.exited.is_set():
+            return
+        self.tell()
         self.exited.set()
+
+    def tell(self) -> None:
+        """Put the exit code and the last words on the connection, once; a reason given by
+        ``lose()`` (no answer to pings) comes first."""
+        if self.connection is None or self._told:
+            return
+        self._told = True
+        self.connection.exit_code = self.exit_code
+        reasons = (self.connection.stderr_tail, self.why())
+        self.connection.stderr_tail = "\n".join(r for r in reasons if r)
 
     def why(self) -> str:
         """What the server's last words and a broken session say about its end."""
@@ -251,13 +272,11 @@ async def stdio_connection(
                         exited=server.exited,
                         log_dropped=lambda: server.stderr.log.dropped,
                     )
+                    server.connection = connection
                     try:
                         yield connection
                     finally:
-                        connection.exit_code = server.exit_code
-                        # a reason given by ``lose()`` (no answer to pings) comes first
-                        reasons = (connection.stderr_tail, server.why())
-                        connection.stderr_tail = "\n".join(r for r in reasons if r)
+                        server.tell()
             finally:
                 with anyio.CancelScope(shield=True):
                     await server.stop(grace)

@@ -316,13 +316,11 @@ class Supervisor:
                     tg.cancel_scope.cancel()
                 if self._stop_requested.is_set():
                     self._set(Status.STOPPING)
-            if not self._stop_requested.is_set():
-                self._failed(
-                    describe_exit(connection.exit_code, connection.stderr_tail),
-                    connection.exit_code,
-                )
-                self.connection = None
-                self._set(Status.CRASHED, exit_code=connection.exit_code)
+                else:
+                    # said at once; what is left of the server is stopped after
+                    self._crashed(connection)
+            if not self._stop_requested.is_set() and self.status is not Status.CRASHED:
+                self._crashed(connection)
         except IntegrationsError as exc:
             self._failed(exc.message, getattr(exc, "exit_code", None))
         except TimeoutError:
@@ -332,6 +330,13 @@ class Supervisor:
             self._failed(f"{type(exc).__name__}: {exc}")
         finally:
             self.connection = None
+
+    def _crashed(self, connection: Connection) -> None:
+        self._failed(
+            describe_exit(connection.exit_code, connection.stderr_tail), connection.exit_code
+        )
+        self.connection = None
+        self._set(Status.CRASHED, exit_code=connection.exit_code)
 
     def _failed(self, error: str, exit_code: int | None = None) -> None:
         """One event, told by both fields: how it failed, and its exit code if it exited."""
