@@ -204,10 +204,9 @@ class Tree:
 
     def gone(self, leader: int | None, pids: Iterable[int]) -> bool:
         """Cheap enough to poll: no process left of those signalled, the group, the cgroup."""
-        if leader is not None and processes.group_alive(leader):
-            # zombies count for kill(2): ones whose reaper (init) is slow must not
-            if processes.group_members(leader):
-                return False
+        # zombies count for kill(2); ones whose reaper (init) is slow must not
+        if leader is not None and processes.group_alive(leader) and processes.group_members(leader):
+            return False
         if self.cgroup is not None and _populated(self.cgroup):
             return False
         return not any(processes.alive(pid) for pid in pids)
