@@ -15,6 +15,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.types import Receive, Scope, Send
 
+from mcp_integrations.gateway.bridge import Bridge
 from mcp_integrations.gateway.clients import Clients
 from mcp_integrations.gateway.server import GatewayServer
 from mcp_integrations.gateway.views import View
@@ -34,9 +35,9 @@ QUEUE_SIZE = 1024
 class Endpoint:
     """One MCP endpoint: its server, its clients and the SDK session manager serving it."""
 
-    def __init__(self, view: View, name: str) -> None:
+    def __init__(self, view: View, name: str, bridge: Bridge) -> None:
         self.clients = Clients()
-        self.server = GatewayServer(view, name, self.clients)
+        self.server = GatewayServer(view, name, self.clients, bridge)
         self.sessions = StreamableHTTPSessionManager(app=self.server, security_settings=None)
         self._closed = anyio.Event()
 
@@ -58,7 +59,8 @@ class Gateway:
     def __init__(self, manager: Manager, task_group: TaskGroup) -> None:
         self.manager = manager
         self._tg = task_group
-        self.aggregate = Endpoint(View(manager), "mcp-integrations")
+        self.bridge = Bridge(task_group)
+        self.aggregate = Endpoint(View(manager), "mcp-integrations", self.bridge)
         self._single: dict[str, Endpoint] = {}
         self._lock = anyio.Lock()
         self._send, self._receive = anyio.create_memory_object_stream[
@@ -82,7 +84,9 @@ class Gateway:
             endpoint = self._single.get(integration_id)
             if endpoint is None:
                 endpoint = Endpoint(
-                    View(self.manager, integration_id), f"mcp-integrations/{integration_id}"
+                    View(self.manager, integration_id),
+                    f"mcp-integrations/{integration_id}",
+                    self.bridge,
                 )
                 await self._tg.start(endpoint.serve)
                 self._single[integration_id] = endpoint

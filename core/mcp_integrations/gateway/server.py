@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from mcp_integrations import __version__
 from mcp_integrations.calls import Calls
 from mcp_integrations.errors import IntegrationsError, UnknownResource
+from mcp_integrations.gateway.bridge import Bridge, ModernCaller, is_modern, state_boundary
 from mcp_integrations.gateway.caller import SessionCaller
 from mcp_integrations.gateway.clients import Clients
 from mcp_integrations.gateway.views import View
@@ -48,9 +49,10 @@ def _tool_error(message: str) -> types.CallToolResult:
 class GatewayServer(Server[Any]):
     """Capabilities mirror the integration's server (one view), or all kinds (``/mcp``)."""
 
-    def __init__(self, view: View, name: str, clients: Clients) -> None:
+    def __init__(self, view: View, name: str, clients: Clients, bridge: Bridge) -> None:
         self.view = view
         self.clients = clients
+        self.bridge = bridge
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             super().__init__(
@@ -70,7 +72,7 @@ class GatewayServer(Server[Any]):
             )
         # The SDK's default tracing middleware is left out: a span per forwarded message
         # costs more than the forwarding, and the upstream session traces the call.
-        self.middleware = [self._seen]
+        self.middleware = [self._seen, state_boundary(name)]
 
     async def _seen(self, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
         """Remember each client session, to tell it of changes later."""
@@ -144,22 +146,29 @@ class GatewayServer(Server[Any]):
 
     async def _call_tool(
         self, ctx: ServerRequestContext, params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         try:
             integration_id, name = self.view.tool(params.name)
         except IntegrationsError as exc:
             raise mcp_error(exc) from None
-        try:
-            calls = await self._calls(integration_id, ctx)
-            caller = SessionCaller(ctx)
-            wants_progress = bool(ctx.meta and ctx.meta.get("progress_token") is not None)
-            return await calls.call_tool(
-                name, params.arguments or {}, progress=caller.progress if wants_progress else None
-            )
-        except IntegrationsError as exc:
-            if exc.mcp_code is not None:
-                raise mcp_error(exc) from None
-            return _tool_error(exc.message)
+        wants_progress = bool(ctx.meta and ctx.meta.get("progress_token") is not None)
+
+        async def call(caller: SessionCaller | ModernCaller) -> types.CallToolResult:
+            try:
+                calls = await self.view.manager.calls(integration_id, caller=caller)
+                return await calls.call_tool(
+                    name,
+                    params.arguments or {},
+                    progress=caller.progress if wants_progress else None,
+                )
+            except IntegrationsError as exc:
+                if exc.mcp_code is not None:
+                    raise mcp_error(exc) from None
+                return _tool_error(exc.message)
+
+        if is_modern(ctx):
+            return await self.bridge.call_tool(ctx, call)
+        return await call(SessionCaller(ctx))
 
     async def _list_resources(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
