@@ -558,3 +558,11 @@ def test_fifty_lifecycle_calls_at_once_leave_at_most_one_process(client: TestCli
         assert live == [status.json()["pid"]]
     else:
         assert live == [], status.json()
+
+
+def test_status_names_the_revision_spoken_with_the_server(client: TestClient) -> None:
+    client.post("/integrations/install", json=toy_install())
+    assert client.get("/integrations/toy/status").json()["protocol_version"] is None
+    running = client.post("/integrations/toy/start").json()
+    assert running["protocol_version"] == "2025-11-25"
+    assert client.post("/integrations/toy/stop").json()["protocol_version"] is None

@@ -181,6 +181,10 @@ def _schemas() -> dict[str, Any]:
                 "last_error": _nullable(
                     "string", description="Why it last failed; secrets are masked."
                 ),
+                "protocol_version": _nullable(
+                    "string",
+                    description="The MCP revision the hub speaks with the server while it runs.",
+                ),
                 "log_dropped": {
                     "type": "integer",
                     "minimum": 0,

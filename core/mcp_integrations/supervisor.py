@@ -420,5 +420,8 @@ class Supervisor:
             "last_exit_code": self.last_exit_code,
             "last_error": self.last_error,
             "log_dropped": self.connection.log_dropped() if self.connection else 0,
+            "protocol_version": self.connection.session.protocol_version
+            if self.connection
+            else None,
             "server_info": self.server_info,
         }
