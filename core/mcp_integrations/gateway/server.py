@@ -46,6 +46,22 @@ def _tool_error(message: str) -> types.CallToolResult:
     )
 
 
+#: The keys of ``_meta`` that carry a stateless request's envelope (revision, client info,
+#: capabilities, log level): the client's, not the server's business.
+ENVELOPE_PREFIX = "io.modelcontextprotocol/"
+
+
+def _without_envelope(request: R) -> R:
+    params = getattr(request, "params", None)
+    meta = getattr(params, "meta", None)
+    if params is None or not meta:
+        return request
+    kept = {k: v for k, v in meta.items() if not k.startswith(ENVELOPE_PREFIX)}
+    if len(kept) == len(meta):
+        return request
+    return request.model_copy(update={"params": params.model_copy(update={"meta": kept or None})})
+
+
 class GatewayServer(Server[Any]):
     """Capabilities mirror the integration's server (one view), or all kinds (``/mcp``)."""
 
@@ -236,10 +252,12 @@ class GatewayServer(Server[Any]):
     async def _forward(
         self, integration_id: str, ctx: ServerRequestContext, request: Any, result_type: type[R]
     ) -> R:
-        """A request passed on as it came, to the integration it belongs to."""
+        """A request passed on as it came, to the integration it belongs to, without the
+        2026-07-28 envelope a stateless client puts in ``_meta``: the hub speaks to the
+        server on a session of its own."""
         try:
             calls = await self._calls(integration_id, ctx)
-            return await calls.forward(request, result_type, request.method)
+            return await calls.forward(_without_envelope(request), result_type, request.method)
         except IntegrationsError as exc:
             raise mcp_error(exc) from None
 
