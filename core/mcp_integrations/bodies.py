@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from mcp_integrations.errors import BadRequest, InvalidId
 from mcp_integrations.models import InstallRequest, IntegrationOptions
+from mcp_integrations.runtime import LEGACY, PROTOCOLS
 
 #: How much of a bad value an error message may quote.
 PREVIEW_CHARS = 40
@@ -37,6 +38,7 @@ TOP_LEVEL_FIELDS = (
     "max_message_bytes",
     "log_max_bytes",
     "log_backups",
+    "protocol",
 )
 #: The bounds of the output limits an install may set: (least, most).
 OUTPUT_LIMITS = {
@@ -244,11 +246,15 @@ def parse_install(body: Mapping[str, Any]) -> InstallRequest:
     restart = body.get("restart", "on-failure")
     if restart not in RESTART_MODES:
         raise BadRequest(f"'restart' must be one of {', '.join(RESTART_MODES)}")
+    protocol = body.get("protocol", LEGACY)
+    if protocol not in PROTOCOLS:
+        raise BadRequest(f"'protocol' must be one of {', '.join(PROTOCOLS)}")
     calls = IntegrationOptions(
         timeout(body, "call_timeout"),
         _flag(body, "start_on_demand"),
         restart,
         **{name: _count(body, name, *bounds) for name, bounds in OUTPUT_LIMITS.items()},
+        protocol=protocol,
     )
     options = {k: v for k, v in body.items() if k not in TOP_LEVEL_FIELDS}
     return InstallRequest(source, integration_id, env, options, calls, _flag(body, "autostart"))

@@ -18,6 +18,8 @@ from jsonschema import exceptions as schema_errors
 from jsonschema import validators
 from jsonschema.protocols import Validator
 from mcp import ClientSession
+from mcp.client._input_required import run_input_required_driver
+from mcp.client.session import ClientRequestContext
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import RequestParamsMeta
@@ -34,7 +36,7 @@ from mcp_integrations.errors import (
 )
 from mcp_integrations.models import JSON, ToolInfo
 from mcp_integrations.relay import Caller
-from mcp_integrations.runtime import FORGOTTEN, Connection, session_forgotten
+from mcp_integrations.runtime import FORGOTTEN, MODERN, Connection, session_forgotten
 from mcp_integrations.supervisor import Supervisor
 
 DEFAULT_CALL_TIMEOUT = 60.0
@@ -81,6 +83,39 @@ def check_arguments(tool: ToolInfo, arguments: JSON, cache: dict[str, Validator]
 
 class SessionForgotten(UpstreamError):
     """The server does not know the hub's session any more; a new one will do."""
+
+
+Retry = Callable[
+    [types.InputResponses | None, str | None], Awaitable[ResultT | types.InputRequiredResult]
+]
+
+
+def is_modern_session(session: ClientSession) -> bool:
+    version = session.protocol_version
+    return version is not None and version >= MODERN
+
+
+async def answered(
+    session: ClientSession,
+    first: ResultT | types.InputRequiredResult,
+    again: Callable[
+        [types.InputResponses | None, str | None], Awaitable[ResultT | types.InputRequiredResult]
+    ],
+) -> ResultT:
+    """A 2026-07-28 server's result once what it asked for (sampling, elicitation, roots)
+    is answered, round after round, by the relay: the hub's own client in turn, however
+    that one speaks. The SDK's driver does the rounds."""
+    if not isinstance(first, types.InputRequiredResult):
+        return first
+
+    async def dispatch(
+        key: str, request: types.InputRequest
+    ) -> types.InputResponse | types.ErrorData:
+        meta = request.params.meta if request.params else None
+        context = ClientRequestContext(session=session, request_id=key, meta=meta)
+        return await session.dispatch_input_request(context, request)
+
+    return await run_input_required_driver(first, dispatch=dispatch, retry=again)
 
 
 class Calls:
@@ -170,9 +205,25 @@ class Calls:
         self._connection()
 
         async def send(session: ClientSession) -> types.CallToolResult:
-            return await session.call_tool(
-                name, arguments, progress_callback=progress, meta=meta or None
-            )
+            if not is_modern_session(session):
+                return await session.call_tool(
+                    name, arguments, progress_callback=progress, meta=meta or None
+                )
+
+            async def again(
+                responses: types.InputResponses | None, state: str | None
+            ) -> types.CallToolResult | types.InputRequiredResult:
+                return await session.call_tool(
+                    name,
+                    arguments,
+                    progress_callback=progress,
+                    meta=meta or None,
+                    input_responses=responses,
+                    request_state=state,
+                    allow_input_required=True,
+                )
+
+            return await answered(session, await again(None, None), again)
 
         began, outcome = time.perf_counter(), "error"
         try:

@@ -120,6 +120,7 @@ class Manager:
                 spec,
                 host_env=processes.base_env(self.pass_env),
                 limits=integration.options.limits(),
+                protocol=integration.options.protocol,
             )
             return self.hooks.create_runtime(spec, private_dir(workdir))
 

@@ -73,6 +73,10 @@ class IntegrationOptions:
     max_message_bytes: int | None = None
     log_max_bytes: int | None = None
     log_backups: int | None = None
+    #: The MCP revision to speak with the server: ``2025-11-25`` (the default: SDK servers
+    #: whose tools ask mid-call on their session fail under 2026-07-28), ``2026-07-28``,
+    #: or ``auto`` (the newest the server offers).
+    protocol: str = "2025-11-25"
 
     def limits(self) -> OutputLimits:
         given = {
@@ -131,6 +135,7 @@ class LaunchSpec:
     headers: Mapping[str, str] = field(default_factory=dict)
     host_env: Mapping[str, str] = field(default_factory=dict)
     limits: OutputLimits = field(default_factory=OutputLimits)
+    protocol: str = "2025-11-25"
     package: str | None = None
     default_id: str | None = None
     cwd: str | None = None
@@ -150,7 +155,7 @@ class LaunchSpec:
         """The spec as stored beside the secrets, without ``sealed()``, and without what
         the hub sets at each start (``host_env``, ``limits``)."""
         data = dataclasses.asdict(self)
-        for name in ("env", "headers", "host_env", "limits"):
+        for name in ("env", "headers", "host_env", "limits", "protocol"):
             data.pop(name)
         data["command"] = list(self.command)
         data["required_env"] = list(self.required_env)
@@ -161,7 +166,8 @@ class LaunchSpec:
     @classmethod
     def from_public(cls, data: Mapping[str, Any], sealed: Mapping[str, Any]) -> LaunchSpec:
         """From ``public()`` and ``sealed()`` (or, as older hubs sealed it, ``env`` alone)."""
-        known = {f.name for f in dataclasses.fields(cls)} - {"env", "headers", "host_env", "limits"}
+        per_start = {"env", "headers", "host_env", "limits", "protocol"}
+        known = {f.name for f in dataclasses.fields(cls)} - per_start
         fields = {k: v for k, v in data.items() if k in known}
         for name in ("command", "required_env", "secret_env", "declared_env"):
             fields[name] = tuple(fields.get(name, ()))

@@ -17,6 +17,7 @@ from mcp_integrations.bodies import (
     OUTPUT_LIMITS,
     PREVIEW_CHARS,
 )
+from mcp_integrations.runtime import PROTOCOLS
 
 JSON = "application/json"
 ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -363,6 +364,12 @@ def _schemas() -> dict[str, Any]:
                 },
                 "call_timeout": _timeout("a call to this integration"),
                 **_output_limits(),
+                "protocol": {
+                    "type": "string",
+                    "enum": list(PROTOCOLS),
+                    "description": "The MCP revision the hub speaks with the server "
+                    "(default 2025-11-25; auto: the newest the server offers).",
+                },
                 "start_on_demand": {
                     "type": "boolean",
                     "description": "A call to the integration while it is stopped starts "

@@ -102,3 +102,35 @@ class Runtime(Protocol):
     group, a grace period, then KILL)."""
 
     def connect(self, handlers: ClientHandlers) -> AbstractAsyncContextManager[Connection]: ...
+
+
+LEGACY = "2025-11-25"
+MODERN = "2026-07-28"
+#: What an integration's ``protocol`` option may be: ``auto`` speaks 2026-07-28 to a
+#: server that offers it (``server/discover``) and 2025-11-25 to one that does not.
+PROTOCOLS = (LEGACY, MODERN, "auto")
+
+
+async def negotiate(session: ClientSession, protocol: str) -> None:
+    """Open the session in the revision ``protocol`` asks for: the handshake of
+    2025-11-25, or the ``server/discover`` of 2026-07-28 (falling back to the handshake
+    under ``auto`` when the server does not know it)."""
+    if protocol == LEGACY:
+        await session.initialize()
+        return
+    try:
+        await session.discover()
+    except (MCPError, RuntimeError):
+        if protocol != "auto":
+            raise
+        await session.initialize()
+
+
+async def ping(session: ClientSession) -> None:
+    """Is the server there: ``ping`` on 2025-11-25, a fresh ``server/discover`` (which is
+    not cached) on 2026-07-28, which has no ping."""
+    version = session.protocol_version
+    if version is not None and version >= MODERN:
+        await session.send_discover(version)
+    else:
+        await session.send_ping()

@@ -25,7 +25,13 @@ from mcp_integrations.errors import StartFailed
 from mcp_integrations.lines import LineTooLong, RotatingLog, read_lines
 from mcp_integrations.models import OutputLimits
 from mcp_integrations.redact import Redactor
-from mcp_integrations.runtime import ClientHandlers, Connection, describe_exit
+from mcp_integrations.runtime import (
+    LEGACY,
+    ClientHandlers,
+    Connection,
+    describe_exit,
+    negotiate,
+)
 
 STDERR_TAIL_LINES = 20
 EXIT_SETTLE_SECS = 0.5
@@ -95,7 +101,9 @@ async def _write_stdin(server: _Server, source: MemoryObjectReceiveStream[Sessio
             server.broke("the server closed its input (stdin)")
 
 
-async def _initialize(session: ClientSession, exited: anyio.Event, limit: float) -> None:
+async def _initialize(
+    session: ClientSession, exited: anyio.Event, limit: float, protocol: str
+) -> None:
     """Run the MCP handshake, giving up when the server exits first or ``limit`` seconds pass."""
     error: Exception | None = None
     with anyio.move_on_after(limit) as scope:
@@ -104,7 +112,7 @@ async def _initialize(session: ClientSession, exited: anyio.Event, limit: float)
             async def handshake() -> None:
                 nonlocal error
                 try:
-                    await session.initialize()
+                    await negotiate(session, protocol)
                 except Exception as exc:
                     error = exc
                     with anyio.move_on_after(EXIT_SETTLE_SECS):
@@ -235,6 +243,7 @@ async def stdio_connection(
     handlers: ClientHandlers,
     cwd: Path | None = None,
     limits: OutputLimits | None = None,
+    protocol: str = LEGACY,
 ) -> AsyncIterator[Connection]:
     """Start ``command`` (in ``cwd``, else ``workdir``, where its log is), hand over an
     initialized session; on exit stop and reap the group."""
@@ -259,7 +268,7 @@ async def stdio_connection(
             try:
                 async with handlers.session(from_server, to_server) as session:
                     try:
-                        await _initialize(session, server.exited, start_timeout)
+                        await _initialize(session, server.exited, start_timeout, protocol)
                     except _Exited:
                         raise StartFailed.exited(
                             server.exit_code, describe_exit(server.exit_code, server.why())

@@ -33,7 +33,7 @@ from mcp_integrations.errors import (
 from mcp_integrations.models import JSON, Integration, IntegrationEvent, Status, ToolInfo
 from mcp_integrations.redact import Redactor
 from mcp_integrations.relay import Relay
-from mcp_integrations.runtime import Connection, Runtime, describe_exit
+from mcp_integrations.runtime import Connection, Runtime, describe_exit, ping
 
 logger = logging.getLogger(__name__)
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -351,7 +351,7 @@ class Supervisor:
             await anyio.sleep(self.policy.health_interval)
             try:
                 with anyio.fail_after(self.policy.health_timeout):
-                    await connection.session.send_ping()
+                    await ping(connection.session)
             except Exception:
                 missed += 1
                 if missed >= self.policy.health_failures:

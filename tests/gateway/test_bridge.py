@@ -6,6 +6,7 @@ out cannot be forged, replayed, outlive its deadline or change hands."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from mcp_integrations.app import create_app
 from mcp_integrations.gateway import bridge
 from mcp_integrations.models import Role
 from mcp_integrations.settings import Settings
+from mcp_integrations.supervisor import RestartPolicy
 from mcp_integrations.tokens import TokenTable
 from tests.conftest import FAST_RESTARTS
 from tests.helpers import serve_asgi, toy_install
@@ -229,3 +231,40 @@ def test_a_client_without_the_capability_is_told_so(guarded: httpx.Client) -> No
     # the server was not left waiting: it answers the next call at once
     again = _call(guarded, "/integrations/toy/mcp", {"name": "add", "arguments": {"a": 1, "b": 2}})
     assert again["result"]["structuredContent"] == {"result": 3}
+
+
+MODERN_SERVER = Path(__file__).parent.parent / "servers" / "modern.py"
+
+
+@pytest.fixture
+def modern_hub(data_dir: Path) -> Iterator[str]:
+    """A hub running ``modern.py`` with ``"protocol": "auto"``, pinged often."""
+    policy = RestartPolicy(health_interval=0.1, health_timeout=2)
+    app = create_app(data_dir, settings=Settings(), policy=policy)
+    with serve_asgi(app, lifespan=True, timeout=30) as url, httpx.Client(base_url=url) as http:
+        body = {
+            "source": "command",
+            "id": "modern",
+            "command": [sys.executable, str(MODERN_SERVER)],
+            "protocol": "auto",
+        }
+        assert http.post("/integrations/install", json=body).status_code == 201
+        status = http.post("/integrations/modern/start").json()
+        assert status["status"] == "running" and status["protocol_version"] == MODERN
+        yield url
+        # pinged many times on the 2026-07-28 way (server/discover): still up, same process
+        after = http.get("/integrations/modern/status").json()
+        assert after["status"] == "running" and after["pid"] == status["pid"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["legacy", MODERN])
+async def test_a_client_of_either_revision_answers_a_2026_server(
+    modern_hub: str, mode: str
+) -> None:
+    async with Client(
+        f"{modern_hub}/integrations/modern/mcp", mode=mode, sampling_callback=sampling
+    ) as client:
+        result = await client.call_tool("capital", {"country": "France"})
+        assert text(result) == "the capital of France is sampled: capital of France?"
+        assert text(await client.call_tool("echo", {"text": "plain"})) == "plain"

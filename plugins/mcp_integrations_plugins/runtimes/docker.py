@@ -184,6 +184,7 @@ class DockerRuntime:
                 start_timeout=self.start_timeout,
                 handlers=handlers,
                 limits=self.spec.limits,
+                protocol=self.spec.protocol,
             ) as connection:
                 try:
                     connection.container_id, connection.pid = await self._inspect(docker, name)

@@ -24,7 +24,14 @@ from mcp_integrations import hookimpl
 from mcp_integrations.errors import StartFailed
 from mcp_integrations.models import LaunchSpec
 from mcp_integrations.redact import Redactor
-from mcp_integrations.runtime import FORGOTTEN, ClientHandlers, Connection, session_forgotten
+from mcp_integrations.runtime import (
+    FORGOTTEN,
+    ClientHandlers,
+    Connection,
+    negotiate,
+    ping,
+    session_forgotten,
+)
 
 START_TIMEOUT_SECS = 30.0
 #: How often the hub checks that the server still knows its session, and how long it waits.
@@ -67,7 +74,7 @@ class RemoteRuntime:
             await anyio.sleep(self.ping_interval)
             try:
                 with anyio.fail_after(PING_TIMEOUT_SECS):
-                    await connection.session.send_ping()
+                    await ping(connection.session)
             except Exception as exc:
                 connection.lose(_reason(exc))
 
@@ -94,7 +101,7 @@ class RemoteRuntime:
                         dataclasses.replace(handlers, message=on_message).session(read, write)
                     )
                     with anyio.fail_after(self.start_timeout):
-                        await session.initialize()
+                        await negotiate(session, self.spec.protocol)
                 except TimeoutError:
                     raise StartFailed(
                         f"{self.spec.url} did not answer the MCP handshake in "

@@ -37,6 +37,7 @@ class SubprocessRuntime:
             handlers=handlers,
             cwd=Path(self.spec.cwd) if self.spec.cwd else None,
             limits=self.spec.limits,
+            protocol=self.spec.protocol,
         ) as connection:
             yield connection
 
