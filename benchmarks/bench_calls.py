@@ -7,8 +7,11 @@ through each path at 1, 10 and 100 concurrent callers:
 - hub REST: ``mcp-integrations serve`` as a real process, POST .../tools/echo/call with one
             keep-alive httpx client, and with a raw HTTP/1.1 client (prebuilt request, one
             connection per caller) since httpx alone costs more CPU per call than the hub;
-- hub /mcp: one MCP session over streamable HTTP to the hub's aggregate endpoint
-            (``toy__echo``), and one to the one-integration endpoint ``/integrations/toy/mcp``;
+- hub /mcp: one MCP session (revision 2025-11-25: initialize, Mcp-Session-Id) over
+            streamable HTTP to the hub's aggregate endpoint (``toy__echo``), and one to the
+            one-integration endpoint ``/integrations/toy/mcp``; and the same two with a
+            stateless 2026-07-28 client (``server/discover`` once, then every request a
+            POST of its own that carries its envelope, no session);
 - peers:    mcpo (MCP to OpenAPI, POST /echo; both clients) and mcp-proxy (stdio to
             streamable HTTP), from their own virtualenvs (``--peers DIR``: DIR/mcpo,
             DIR/mcp-proxy; ``nox -s bench`` installs them). One that cannot run says why.
@@ -58,24 +61,30 @@ from mcp.types import CallToolResult, TextContent
 ROOT = Path(__file__).resolve().parent.parent
 TOY = ROOT / "tests" / "servers" / "toy.py"
 TEXT = "hello"
+#: The stateless revision the ``-2026`` paths speak.
+STATELESS = "2026-07-28"
 PATHS = {
     "direct": "direct stdio session",
     "rest": "hub REST (httpx)",
     "rest-raw": "hub REST (raw HTTP/1.1)",
-    "mcp": "hub /mcp",
-    "mcp-one": "hub /integrations/toy/mcp",
+    "mcp": "hub /mcp (2025-11-25)",
+    "mcp-2026": "hub /mcp (2026-07-28)",
+    "mcp-one": "hub /integrations/toy/mcp (2025-11-25)",
+    "mcp-one-2026": "hub /integrations/toy/mcp (2026-07-28)",
     "mcpo": "mcpo (httpx)",
     "mcpo-raw": "mcpo (raw HTTP/1.1)",
     "mcp-proxy": "mcp-proxy (MCP)",
 }
-HUB_PATHS = ("rest", "rest-raw", "mcp", "mcp-one")
+HUB_PATHS = ("rest", "rest-raw", "mcp", "mcp-2026", "mcp-one", "mcp-one-2026")
 PEERS = ("mcpo", "mcpo-raw", "mcp-proxy")
 #: The peers each hub path is held against: the same protocol through the same client.
 LIKE_PEERS = {
     "rest": ("mcpo",),
     "rest-raw": ("mcpo-raw",),
     "mcp": ("mcp-proxy",),
+    "mcp-2026": ("mcp-proxy",),
     "mcp-one": ("mcp-proxy",),
+    "mcp-one-2026": ("mcp-proxy",),
 }
 #: The issue's targets for the hub's paths.
 MAX_ADDED_P50_MS = 1.0
@@ -260,14 +269,21 @@ async def direct() -> AsyncIterator[Call]:
 
 
 @asynccontextmanager
-async def mcp_session(url: str, tool: str) -> AsyncIterator[Call]:
+async def mcp_session(url: str, tool: str, *, stateless: bool = False) -> AsyncIterator[Call]:
+    """The SDK's client over streamable HTTP: a 2025-11-25 session (initialize), or with
+    ``stateless`` the 2026-07-28 revision (``server/discover`` once; no session after)."""
     limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256)
     async with (
         httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(60, read=300)) as http,
         streamable_http_client(url, http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):
-        await session.initialize()
+        if stateless:
+            await session.discover()
+            if session.protocol_version != STATELESS:
+                raise RuntimeError(f"{url} speaks {session.protocol_version}, not {STATELESS}")
+        else:
+            await session.initialize()
         yield _session_call(session, tool)
 
 
@@ -410,7 +426,9 @@ def client(key: str, base: str) -> AbstractAsyncContextManager[Call]:
         "rest": lambda: rest(hub_call, arguments, _rest_ok),
         "rest-raw": lambda: raw_rest(hub_call, arguments, _rest_ok),
         "mcp": lambda: mcp_session(f"{base}/mcp", "toy__echo"),
+        "mcp-2026": lambda: mcp_session(f"{base}/mcp", "toy__echo", stateless=True),
         "mcp-one": lambda: mcp_session(f"{base}/integrations/toy/mcp", "echo"),
+        "mcp-one-2026": lambda: mcp_session(f"{base}/integrations/toy/mcp", "echo", stateless=True),
         "mcpo": lambda: rest(f"{base}/echo", {"text": TEXT}, _mcpo_ok),
         "mcpo-raw": lambda: raw_rest(f"{base}/echo", {"text": TEXT}, _mcpo_ok),
         "mcp-proxy": lambda: mcp_session(f"{base}/mcp", "echo"),

@@ -14,14 +14,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
 BENCH = ROOT / "benchmarks" / "bench_calls.py"
-HUB_PATHS = ("rest", "rest-raw", "mcp", "mcp-one")
+#: The hub's paths, its MCP endpoints with a 2025-11-25 session and a 2026-07-28 client.
+HUB_PATHS = ("rest", "rest-raw", "mcp", "mcp-2026", "mcp-one", "mcp-one-2026")
 MEASURED = ("direct", *HUB_PATHS)
 LABELS = {
     "direct": "direct stdio session",
     "rest": "hub REST (httpx)",
     "rest-raw": "hub REST (raw HTTP/1.1)",
-    "mcp": "hub /mcp",
-    "mcp-one": "hub /integrations/toy/mcp",
+    "mcp": "hub /mcp (2025-11-25)",
+    "mcp-2026": "hub /mcp (2026-07-28)",
+    "mcp-one": "hub /integrations/toy/mcp (2025-11-25)",
+    "mcp-one-2026": "hub /integrations/toy/mcp (2026-07-28)",
     "mcpo": "mcpo (httpx)",
 }
 

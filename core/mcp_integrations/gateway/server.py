@@ -85,10 +85,22 @@ class GatewayServer(Server[Any]):
                 on_get_prompt=self._get_prompt,
                 on_completion=self._complete,
                 on_set_logging_level=self._set_level,
+                get_tool_input_schema=self._input_schema,
             )
         # The SDK's default tracing middleware is left out: a span per forwarded message
         # costs more than the forwarding, and the upstream session traces the call.
         self.middleware = [self._seen, state_boundary(name)]
+
+    def _input_schema(self, exposed: str) -> dict[str, Any] | None:
+        """A tool's input schema from memory, for the SDK's check of a stateless request's
+        ``Mcp-Param`` headers (without it, the SDK lists every tool first)."""
+        try:
+            integration_id, name = self.view.tool(exposed)
+            supervisor = self.view.manager.get(integration_id)
+        except IntegrationsError:
+            return None
+        tool = next((t for t in supervisor.tools if t.name == name), None)
+        return None if tool is None else tool.input_schema
 
     async def _seen(self, ctx: ServerRequestContext, call_next: CallNext) -> HandlerResult:
         """Remember each client session, to tell it of changes later."""
