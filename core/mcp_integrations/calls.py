@@ -283,7 +283,17 @@ class Calls:
             )
 
         async def send(session: ClientSession) -> types.ReadResourceResult:
-            return await session.read_resource(uri)
+            if not is_modern_session(session):
+                return await session.read_resource(uri)
+
+            async def again(
+                responses: types.InputResponses | None, state: str | None
+            ) -> types.ReadResourceResult | types.InputRequiredResult:
+                return await session.read_resource(
+                    uri, input_responses=responses, request_state=state, allow_input_required=True
+                )
+
+            return await answered(session, await again(None, None), again)
 
         return self.supervisor.scrubbed_model(await self._once_more("resources/read", send))
 
@@ -302,7 +312,21 @@ class Calls:
             raise UnknownPrompt(f"integration {self.supervisor.integration.id!r} offers no prompts")
 
         async def send(session: ClientSession) -> types.GetPromptResult:
-            return await session.get_prompt(name, arguments)
+            if not is_modern_session(session):
+                return await session.get_prompt(name, arguments)
+
+            async def again(
+                responses: types.InputResponses | None, state: str | None
+            ) -> types.GetPromptResult | types.InputRequiredResult:
+                return await session.get_prompt(
+                    name,
+                    arguments,
+                    input_responses=responses,
+                    request_state=state,
+                    allow_input_required=True,
+                )
+
+            return await answered(session, await again(None, None), again)
 
         return self.supervisor.scrubbed_model(await self._once_more(f"prompt {name!r}", send))
 

@@ -51,6 +51,19 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"the request body is larger than {limit} bytes")
 
 
+_OWS = (b" ", b"\t")
+
+
+def _trimmed(scope: Scope) -> Scope:
+    """Header values without the spaces and tabs around them, which are not part of a
+    value (RFC 9110) but which httptools keeps at the end: the SDK compares
+    ``Mcp-Name`` with the body byte for byte."""
+    raw = scope["headers"]
+    if not any(value.endswith(_OWS) or value.startswith(_OWS) for _, value in raw):
+        return scope
+    return {**scope, "headers": [(name, value.strip(b" \t")) for name, value in raw]}
+
+
 class Guard:
     """Refuses what only a forged browser request or a rebound DNS name would send."""
 
@@ -74,7 +87,7 @@ class Guard:
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        await self.app(scope, receive, send)
+        await self.app(_trimmed(scope), receive, send)
 
     def _check_host(self, headers: Headers) -> None:
         host = headers.get("host", "")

@@ -1,7 +1,7 @@
 """What a server sends the hub unasked, relayed to the hub's own clients.
 
 A server may ask its client to sample, elicit or list roots while it serves a call; the
-hub is that client, so it asks the client whose call is in flight in turn (the earliest
+hub is that client, so it asks the client whose call is in flight in turn (the newest
 one that declared the capability, when calls of several clients overlap), and answers
 with an error when none can. Log messages go to the callers in flight at once, so they
 arrive before the result they precede; other notifications (list changes, resource
@@ -34,17 +34,26 @@ class Caller(Protocol):
 
     def can(self, capability: str) -> bool: ...
 
+    # ``key``: what the server called its request, when it is a 2026-07-28 server's key
     async def sample(
-        self, params: types.CreateMessageRequestParams
+        self, params: types.CreateMessageRequestParams, key: str | None = None
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData: ...
 
     async def elicit(
-        self, params: types.ElicitRequestParams
+        self, params: types.ElicitRequestParams, key: str | None = None
     ) -> types.ElicitResult | types.ErrorData: ...
 
-    async def list_roots(self) -> types.ListRootsResult | types.ErrorData: ...
+    async def list_roots(
+        self, key: str | None = None
+    ) -> types.ListRootsResult | types.ErrorData: ...
 
     async def log(self, params: types.LoggingMessageNotificationParams) -> None: ...
+
+
+def _key(context: ClientRequestContext) -> str | None:
+    """A 2026-07-28 server names each of its input requests; a 2025-11-25 one's requests
+    have JSON-RPC ids (numbers) that mean nothing past the session."""
+    return context.request_id if isinstance(context.request_id, str) else None
 
 
 def _nobody(capability: str) -> types.ErrorData:
@@ -81,7 +90,10 @@ class Relay:
         return list(self._callers)
 
     def _caller_for(self, capability: str) -> Caller | None:
-        return next((c for c in self._callers if c.can(capability)), None)
+        """The newest caller that can answer: a server on stdio does not say which call a
+        request belongs to, and the newest is the likeliest (an older one may be a call
+        parked for a stateless client that is not coming back)."""
+        return next((c for c in reversed(self._callers) if c.can(capability)), None)
 
     def handlers(self) -> ClientHandlers:
         return ClientHandlers(
@@ -96,19 +108,19 @@ class Relay:
         self, context: ClientRequestContext, params: types.CreateMessageRequestParams
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
         caller = self._caller_for(SAMPLING)
-        return await caller.sample(params) if caller else _nobody(SAMPLING)
+        return await caller.sample(params, _key(context)) if caller else _nobody(SAMPLING)
 
     async def _elicitation(
         self, context: ClientRequestContext, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
         caller = self._caller_for(ELICITATION)
-        return await caller.elicit(params) if caller else _nobody(ELICITATION)
+        return await caller.elicit(params, _key(context)) if caller else _nobody(ELICITATION)
 
     async def _list_roots(
         self, context: ClientRequestContext
     ) -> types.ListRootsResult | types.ErrorData:
         caller = self._caller_for(ROOTS)
-        return await caller.list_roots() if caller else types.ListRootsResult(roots=[])
+        return await caller.list_roots(_key(context)) if caller else types.ListRootsResult(roots=[])
 
     async def _log(self, params: types.LoggingMessageNotificationParams) -> None:
         for caller in self.callers():

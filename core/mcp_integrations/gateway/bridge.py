@@ -16,22 +16,26 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
 from mcp.server.context import ServerRequestContext
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from pydantic import BaseModel, ValidationError
 
 from mcp_integrations.relay import ELICITATION, ROOTS, SAMPLING
 
 #: How long a parked call waits for the client to come back with its answers.
 ROUND_SECS = 300.0
+#: How long, once a server has asked something, its other questions of the same moment
+#: are awaited, to go to the client in the same round.
+GATHER_SECS = 0.02
 #: What the client is told for a state that is forged, expired, replayed or not its own:
 #: the same words as the SDK's boundary, so they tell an attacker nothing.
 INVALID_STATE = "Invalid or expired requestState"
@@ -75,12 +79,12 @@ class _Parked:
         self.unsent: list[_Ask] = []
         self.changed = anyio.Event()
         self.done = anyio.Event()
-        self.outcome: types.CallToolResult | MCPError | None = None
+        self.outcome: Any = None
         #: A capability the server needed that the client did not declare.
         self.missing: str | None = None
         self.scope = anyio.CancelScope()
 
-    async def run(self, call: Callable[[], Awaitable[types.CallToolResult]]) -> None:
+    async def run(self, call: Callable[[], Awaitable[Any]]) -> None:
         with self.scope:
             try:
                 self.outcome = await call()
@@ -100,6 +104,7 @@ class _Parked:
         self,
         request: types.CreateMessageRequest | types.ElicitRequest | types.ListRootsRequest,
         answer_type: type[BaseModel],
+        key: str | None = None,
     ) -> Any:
         """Park the server's request until the client answers it in its next round."""
         capability = _CAPABILITY_OF[request.method]
@@ -110,7 +115,9 @@ class _Parked:
                 code=types.MISSING_REQUIRED_CLIENT_CAPABILITY,
                 message=f"the client did not declare the {capability} capability",
             )
-        ask = _Ask(f"{request.method.split('/')[0]}-{secrets.token_hex(4)}", request, answer_type)
+        if key is None or key in self.asks:
+            key = f"{request.method.split('/')[0]}-{secrets.token_hex(4)}"
+        ask = _Ask(key, request, answer_type)
         self.asks[ask.key] = ask
         self.unsent.append(ask)
         self.changed.set()
@@ -139,10 +146,18 @@ class _Parked:
             del self.asks[ask.key]
 
     async def next_round(self) -> list[_Ask]:
-        """Wait until the call ends or the server asks something; what to send the client."""
+        """Wait until the call ends or the server asks something; what to send the client
+        (a 2026-07-28 server asks several things at once: they go in one round)."""
         while not self.done.is_set() and not self.unsent and self.missing is None:
             self.changed = anyio.Event()
             await self.changed.wait()
+        while not self.done.is_set() and self.missing is None:
+            count = len(self.unsent)
+            self.changed = anyio.Event()
+            with anyio.move_on_after(GATHER_SECS):
+                await self.changed.wait()
+            if len(self.unsent) == count:
+                break
         sent, self.unsent = self.unsent, []
         return sent
 
@@ -159,34 +174,40 @@ class ModernCaller:
         return self._parked.can(capability)
 
     async def sample(
-        self, params: types.CreateMessageRequestParams
+        self, params: types.CreateMessageRequestParams, key: str | None = None
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
         answer_type = (
             types.CreateMessageResultWithTools if params.tools else types.CreateMessageResult
         )
-        answer: Any = await self._parked.ask(types.CreateMessageRequest(params=params), answer_type)
+        request = types.CreateMessageRequest(params=params)
+        answer: Any = await self._parked.ask(request, answer_type, key)
         return answer  # type: ignore[no-any-return]
 
     async def elicit(
-        self, params: types.ElicitRequestParams
+        self, params: types.ElicitRequestParams, key: str | None = None
     ) -> types.ElicitResult | types.ErrorData:
-        answer: Any = await self._parked.ask(types.ElicitRequest(params=params), types.ElicitResult)
+        request = types.ElicitRequest(params=params)
+        answer: Any = await self._parked.ask(request, types.ElicitResult, key)
         return answer  # type: ignore[no-any-return]
 
-    async def list_roots(self) -> types.ListRootsResult | types.ErrorData:
-        answer: Any = await self._parked.ask(types.ListRootsRequest(), types.ListRootsResult)
+    async def list_roots(self, key: str | None = None) -> types.ListRootsResult | types.ErrorData:
+        answer: Any = await self._parked.ask(types.ListRootsRequest(), types.ListRootsResult, key)
         return answer  # type: ignore[no-any-return]
 
     async def log(self, params: types.LoggingMessageNotificationParams) -> None:
-        await self.report.session.send_log_message(
-            params.level, params.data, params.logger, related_request_id=self.report.request_id
-        )
+        """Only if the request opted in to log messages (2026-07-28), which the SDK's
+        (deprecated) ``send_log_message`` checks."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await self.report.session.send_log_message(
+                params.level, params.data, params.logger, related_request_id=self.report.request_id
+            )
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         await self.report.session.report_progress(progress, total, message)
 
 
-CallFactory = Callable[[ModernCaller], Awaitable[types.CallToolResult]]
+ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
 class Bridge:
@@ -196,9 +217,12 @@ class Bridge:
         self._tg = task_group
         self._parked: dict[str, _Parked] = {}
 
-    async def call_tool(
-        self, ctx: ServerRequestContext, start: CallFactory
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    async def call(
+        self, ctx: ServerRequestContext, start: Callable[[ModernCaller], Awaitable[ResultT]]
+    ) -> ResultT | types.InputRequiredResult:
+        """``start`` the request (``tools/call``, ``prompts/get``, ``resources/read``), or
+        go on with the one the client's ``requestState`` names; its result, or what the
+        server asks next."""
         params = ctx.params or {}
         state = params.get("requestState")
         if state is not None:
@@ -238,7 +262,8 @@ class Bridge:
             if isinstance(parked.outcome, MCPError):
                 raise parked.outcome
             assert parked.outcome is not None
-            return parked.outcome
+            result: ResultT = parked.outcome
+            return result
         token = secrets.token_urlsafe(18)
         self._parked[token] = parked
         self._tg.start_soon(self._forget_when_done, token, parked)

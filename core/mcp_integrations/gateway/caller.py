@@ -28,7 +28,7 @@ class SessionCaller:
         return self.ctx.session.check_client_capability(_CAPABILITIES[capability])
 
     async def sample(
-        self, params: types.CreateMessageRequestParams
+        self, params: types.CreateMessageRequestParams, key: str | None = None
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
         result_type: type[types.CreateMessageResult | types.CreateMessageResultWithTools] = (
             types.CreateMessageResultWithTools if params.tools else types.CreateMessageResult
@@ -41,7 +41,7 @@ class SessionCaller:
             return exc.error
 
     async def elicit(
-        self, params: types.ElicitRequestParams
+        self, params: types.ElicitRequestParams, key: str | None = None
     ) -> types.ElicitResult | types.ErrorData:
         try:
             return await self.ctx.session.send_request(
@@ -50,7 +50,7 @@ class SessionCaller:
         except MCPError as exc:
             return exc.error
 
-    async def list_roots(self) -> types.ListRootsResult | types.ErrorData:
+    async def list_roots(self, key: str | None = None) -> types.ListRootsResult | types.ErrorData:
         try:
             return await self.ctx.session.send_request(
                 types.ListRootsRequest(), types.ListRootsResult, metadata=self._metadata

@@ -195,7 +195,7 @@ class GatewayServer(Server[Any]):
                 return _tool_error(exc.message)
 
         if is_modern(ctx):
-            return await self.bridge.call_tool(ctx, call)
+            return await self.bridge.call(ctx, call)
         return await call(SessionCaller(ctx))
 
     async def _list_resources(
@@ -254,12 +254,19 @@ class GatewayServer(Server[Any]):
 
     async def _read_resource(
         self, ctx: ServerRequestContext, params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult:
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
         integration_id = await self._owner_of(params.uri)
-        try:
-            return await (await self._calls(integration_id, ctx)).read_resource(params.uri)
-        except IntegrationsError as exc:
-            raise mcp_error(exc) from None
+
+        async def read(caller: SessionCaller | ModernCaller) -> types.ReadResourceResult:
+            try:
+                calls = await self.view.manager.calls(integration_id, caller=caller)
+                return await calls.read_resource(params.uri)
+            except IntegrationsError as exc:
+                raise mcp_error(exc) from None
+
+        if is_modern(ctx):
+            return await self.bridge.call(ctx, read)
+        return await read(SessionCaller(ctx))
 
     async def _forward(
         self, integration_id: str, ctx: ServerRequestContext, request: Any, result_type: type[R]
@@ -316,14 +323,19 @@ class GatewayServer(Server[Any]):
 
     async def _get_prompt(
         self, ctx: ServerRequestContext, params: types.GetPromptRequestParams
-    ) -> types.GetPromptResult:
+    ) -> types.GetPromptResult | types.InputRequiredResult:
         integration_id, name = await self._prompt(params.name, ctx)
-        try:
-            return await (await self._calls(integration_id, ctx)).get_prompt(
-                name, params.arguments or {}
-            )
-        except IntegrationsError as exc:
-            raise mcp_error(exc) from None
+
+        async def get(caller: SessionCaller | ModernCaller) -> types.GetPromptResult:
+            try:
+                calls = await self.view.manager.calls(integration_id, caller=caller)
+                return await calls.get_prompt(name, params.arguments or {})
+            except IntegrationsError as exc:
+                raise mcp_error(exc) from None
+
+        if is_modern(ctx):
+            return await self.bridge.call(ctx, get)
+        return await get(SessionCaller(ctx))
 
     async def _complete(
         self, ctx: ServerRequestContext, params: types.CompleteRequestParams
