@@ -237,7 +237,7 @@ MODERN_SERVER = Path(__file__).parent.parent / "servers" / "modern.py"
 
 
 @pytest.fixture
-def modern_hub(data_dir: Path) -> Iterator[str]:
+def modern_hub(data_dir: Path, tmp_path: Path) -> Iterator[str]:
     """A hub running ``modern.py`` with ``"protocol": "auto"``, pinged often."""
     policy = RestartPolicy(health_interval=0.1, health_timeout=2)
     app = create_app(data_dir, settings=Settings(), policy=policy)
@@ -247,6 +247,7 @@ def modern_hub(data_dir: Path) -> Iterator[str]:
             "id": "modern",
             "command": [sys.executable, str(MODERN_SERVER)],
             "protocol": "auto",
+            "env": {"MODERN_CANCEL_MARKER": str(tmp_path / "cancelled")},
         }
         assert http.post("/integrations/install", json=body).status_code == 201
         status = http.post("/integrations/modern/start").json()
@@ -268,3 +269,33 @@ async def test_a_client_of_either_revision_answers_a_2026_server(
         result = await client.call_tool("capital", {"country": "France"})
         assert text(result) == "the capital of France is sampled: capital of France?"
         assert text(await client.call_tool("echo", {"text": "plain"})) == "plain"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["legacy", MODERN])
+async def test_either_client_through_a_2026_server(
+    modern_hub: str, mode: str, tmp_path: Path
+) -> None:
+    """Elicitation, roots, progress and a cancel midway, from a client of each revision to
+    a server spoken to at 2026-07-28."""
+    reported: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append(progress)
+
+    async with Client(
+        f"{modern_hub}/integrations/modern/mcp",
+        mode=mode,
+        elicitation_callback=eliciting,
+        list_roots_callback=rooting,
+    ) as client:
+        assert text(await client.call_tool("name", {})) == "hello Ada"
+        assert text(await client.call_tool("where", {})) == "file:///srv/project"
+        done = await client.call_tool("slow", {"seconds": 0.2}, progress_callback=on_progress)
+        assert text(done) == "done" and len(reported) >= 5
+        marker = tmp_path / "cancelled"
+        with anyio.move_on_after(1):
+            await client.call_tool("slow", {"seconds": 30})
+        with anyio.fail_after(10):
+            while not marker.exists():  # noqa: ASYNC110
+                await anyio.sleep(0.02)

@@ -1,11 +1,15 @@
-"""A real MCP server for tests that speaks 2026-07-28 only in the way that revision asks
-mid-call: its ``capital`` tool returns an input-required result for sampling, and reads
-the answer from the client's retry (no server-to-client request on a session)."""
+"""A real MCP server for tests that asks mid-call only the way 2026-07-28 does: its tools
+return input-required results (sampling, elicitation, roots) and read the answers from
+the client's retry, never sending a request on a session. ``MODERN_CANCEL_MARKER=F``:
+written when a call of ``slow`` is cancelled."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -34,6 +38,45 @@ async def capital(country: str, ctx: Context) -> Any:
     content = answer.content
     text = content.text if isinstance(content, types.TextContent) else "?"
     return f"the capital of {country} is {text}"
+
+
+@server.tool()
+async def name(ctx: Context) -> Any:
+    """Ask the user for their name (elicitation)."""
+    answers = ctx.input_responses
+    if not answers or "user_name" not in answers:
+        schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+        params = types.ElicitRequestFormParams(message="Your name?", requested_schema=schema)
+        return types.InputRequiredResult(
+            input_requests={"user_name": types.ElicitRequest(params=params)}
+        )
+    answer = types.ElicitResult.model_validate(answers["user_name"].model_dump())
+    return f"hello {(answer.content or {}).get('name')}"
+
+
+@server.tool()
+async def where(ctx: Context) -> Any:
+    """The client's roots."""
+    answers = ctx.input_responses
+    if not answers or "roots" not in answers:
+        return types.InputRequiredResult(input_requests={"roots": types.ListRootsRequest()})
+    roots = types.ListRootsResult.model_validate(answers["roots"].model_dump())
+    return " ".join(str(root.uri) for root in roots.roots)
+
+
+@server.tool()
+async def slow(seconds: float, ctx: Context) -> str:
+    """Sleep, reporting progress each tenth of the way; cancellable."""
+    try:
+        for step in range(10):
+            await ctx.report_progress(step, 10, f"step {step}")
+            await anyio.sleep(seconds / 10)
+    except anyio.get_cancelled_exc_class():
+        if marker := os.environ.get("MODERN_CANCEL_MARKER"):
+            # Synchronously: any await in a cancelled scope is cancelled at once.
+            Path(marker).write_text("cancelled")  # noqa: ASYNC240
+        raise
+    return "done"
 
 
 @server.tool()
