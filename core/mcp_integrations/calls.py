@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -85,26 +86,21 @@ class SessionForgotten(UpstreamError):
     """The server does not know the hub's session any more; a new one will do."""
 
 
-Retry = Callable[
-    [types.InputResponses | None, str | None], Awaitable[ResultT | types.InputRequiredResult]
-]
-
-
 def is_modern_session(session: ClientSession) -> bool:
     version = session.protocol_version
     return version is not None and version >= MODERN
 
 
-async def answered(
-    session: ClientSession,
-    first: ResultT | types.InputRequiredResult,
-    again: Callable[
-        [types.InputResponses | None, str | None], Awaitable[ResultT | types.InputRequiredResult]
-    ],
-) -> ResultT:
-    """A 2026-07-28 server's result once what it asked for (sampling, elicitation, roots)
-    is answered, round after round, by the relay: the hub's own client in turn, however
-    that one speaks. The SDK's driver does the rounds."""
+async def answered(session: ClientSession, ask: Callable[..., Awaitable[Any]]) -> Any:
+    """What ``ask`` (a request of a 2026-07-28 server that may answer ``input_required``)
+    comes to once what the server asks for (sampling, elicitation, roots) is answered,
+    round after round, by the relay: the hub's own client in turn, however that one
+    speaks. The SDK's driver does the rounds."""
+
+    async def again(responses: types.InputResponses | None, state: str | None) -> Any:
+        return await ask(input_responses=responses, request_state=state, allow_input_required=True)
+
+    first = await again(None, None)
     if not isinstance(first, types.InputRequiredResult):
         return first
 
@@ -210,20 +206,11 @@ class Calls:
                     name, arguments, progress_callback=progress, meta=meta or None
                 )
 
-            async def again(
-                responses: types.InputResponses | None, state: str | None
-            ) -> types.CallToolResult | types.InputRequiredResult:
-                return await session.call_tool(
-                    name,
-                    arguments,
-                    progress_callback=progress,
-                    meta=meta or None,
-                    input_responses=responses,
-                    request_state=state,
-                    allow_input_required=True,
-                )
-
-            return await answered(session, await again(None, None), again)
+            call = partial(
+                session.call_tool, name, arguments, progress_callback=progress, meta=meta or None
+            )
+            result: types.CallToolResult = await answered(session, call)
+            return result
 
         began, outcome = time.perf_counter(), "error"
         try:
@@ -286,14 +273,10 @@ class Calls:
             if not is_modern_session(session):
                 return await session.read_resource(uri)
 
-            async def again(
-                responses: types.InputResponses | None, state: str | None
-            ) -> types.ReadResourceResult | types.InputRequiredResult:
-                return await session.read_resource(
-                    uri, input_responses=responses, request_state=state, allow_input_required=True
-                )
-
-            return await answered(session, await again(None, None), again)
+            read: types.ReadResourceResult = await answered(
+                session, partial(session.read_resource, uri)
+            )
+            return read
 
         return self.supervisor.scrubbed_model(await self._once_more("resources/read", send))
 
@@ -315,18 +298,10 @@ class Calls:
             if not is_modern_session(session):
                 return await session.get_prompt(name, arguments)
 
-            async def again(
-                responses: types.InputResponses | None, state: str | None
-            ) -> types.GetPromptResult | types.InputRequiredResult:
-                return await session.get_prompt(
-                    name,
-                    arguments,
-                    input_responses=responses,
-                    request_state=state,
-                    allow_input_required=True,
-                )
-
-            return await answered(session, await again(None, None), again)
+            got: types.GetPromptResult = await answered(
+                session, partial(session.get_prompt, name, arguments)
+            )
+            return got
 
         return self.supervisor.scrubbed_model(await self._once_more(f"prompt {name!r}", send))
 
