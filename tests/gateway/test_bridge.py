@@ -6,6 +6,7 @@ out cannot be forged, replayed, outlive its deadline or change hands."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,3 +300,71 @@ async def test_either_client_through_a_2026_server(
         with anyio.fail_after(10):
             while not marker.exists():  # noqa: ASYNC110
                 await anyio.sleep(0.02)
+
+
+V1_SERVER = Path(__file__).parent.parent / "servers" / "v1_server.py"
+V1_MCP = "mcp==1.30.0"
+
+
+@pytest.fixture(scope="session")
+def v1_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Python with the mcp 1.x SDK, in a virtualenv of its own (made with uv)."""
+    venv = tmp_path_factory.mktemp("mcp-v1")
+    uv = [sys.executable, "-m", "uv"]
+    steps = (
+        [*uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+        [*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), V1_MCP],
+    )
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, check=False, timeout=300)
+        if done.returncode != 0:
+            reason = f"cannot install {V1_MCP} here: {done.stderr.strip()[-300:]}"
+            print(reason, file=sys.stderr)
+            pytest.skip(reason)
+    return str(venv / "bin" / "python")
+
+
+@pytest.mark.anyio
+async def test_a_stateless_client_of_an_mcp_1x_server(
+    v1_python: str, data_dir: Path, tmp_path: Path
+) -> None:
+    """The matrix's other corner: a server that knows nothing of 2026-07-28 (``auto``
+    falls back to the handshake), and a 2026-07-28 client that samples, elicits, lists
+    roots, follows progress and cancels midway through the hub."""
+    marker = tmp_path / "cancelled"
+    app = create_app(data_dir, settings=Settings(), policy=FAST_RESTARTS)
+    with serve_asgi(app, lifespan=True, timeout=30) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            body = {
+                "source": "command",
+                "id": "v1",
+                "command": [v1_python, str(V1_SERVER)],
+                "env": {"V1_CANCEL_MARKER": str(marker)},
+                "protocol": "auto",
+            }
+            assert (await http.post("/integrations/install", json=body)).status_code == 201
+            status = (await http.post("/integrations/v1/start")).json()
+            assert status["status"] == "running", status
+            assert status["protocol_version"] < MODERN
+        reported: list[float] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            reported.append(progress)
+
+        async with Client(
+            f"{url}/integrations/v1/mcp",
+            mode=MODERN,
+            sampling_callback=sampling,
+            elicitation_callback=eliciting,
+            list_roots_callback=rooting,
+        ) as client:
+            assert text(await client.call_tool("sample", {"prompt": "sky"})) == "sampled: sky"
+            assert text(await client.call_tool("ask_name", {})) == "hello Ada"
+            assert text(await client.call_tool("roots", {})) == "file:///srv/project"
+            done = await client.call_tool("slow", {"seconds": 0.2}, progress_callback=on_progress)
+            assert text(done) == "done" and len(reported) >= 5
+            with anyio.move_on_after(1):
+                await client.call_tool("slow", {"seconds": 30})
+            with anyio.fail_after(10):
+                while not marker.exists():  # noqa: ASYNC110
+                    await anyio.sleep(0.02)
