@@ -57,6 +57,23 @@ def text(result: types.CallToolResult) -> str:
     return first.text
 
 
+async def progress_then_cancel(client: Client, marker: Path) -> None:
+    """``slow`` reports its progress to the client, and a call abandoned midway is
+    cancelled on the server (which writes ``marker``)."""
+    reported: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append(progress)
+
+    done = await client.call_tool("slow", {"seconds": 0.2}, progress_callback=on_progress)
+    assert text(done) == "done" and len(reported) >= 5
+    with anyio.move_on_after(1):
+        await client.call_tool("slow", {"seconds": 30})
+    with anyio.fail_after(10):
+        while not await anyio.Path(marker).exists():  # noqa: ASYNC110
+            await anyio.sleep(0.02)
+
+
 @pytest.mark.anyio
 async def test_a_stateless_client_answers_what_a_legacy_server_asks(hub: str) -> None:
     async with Client(
@@ -279,11 +296,6 @@ async def test_either_client_through_a_2026_server(
 ) -> None:
     """Elicitation, roots, progress and a cancel midway, from a client of each revision to
     a server spoken to at 2026-07-28."""
-    reported: list[float] = []
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        reported.append(progress)
-
     async with Client(
         f"{modern_hub}/integrations/modern/mcp",
         mode=mode,
@@ -292,14 +304,7 @@ async def test_either_client_through_a_2026_server(
     ) as client:
         assert text(await client.call_tool("name", {})) == "hello Ada"
         assert text(await client.call_tool("where", {})) == "file:///srv/project"
-        done = await client.call_tool("slow", {"seconds": 0.2}, progress_callback=on_progress)
-        assert text(done) == "done" and len(reported) >= 5
-        marker = tmp_path / "cancelled"
-        with anyio.move_on_after(1):
-            await client.call_tool("slow", {"seconds": 30})
-        with anyio.fail_after(10):
-            while not marker.exists():  # noqa: ASYNC110
-                await anyio.sleep(0.02)
+        await progress_then_cancel(client, tmp_path / "cancelled")
 
 
 V1_SERVER = Path(__file__).parent.parent / "servers" / "v1_server.py"
@@ -346,11 +351,6 @@ async def test_a_stateless_client_of_an_mcp_1x_server(
             status = (await http.post("/integrations/v1/start")).json()
             assert status["status"] == "running", status
             assert status["protocol_version"] < MODERN
-        reported: list[float] = []
-
-        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-            reported.append(progress)
-
         async with Client(
             f"{url}/integrations/v1/mcp",
             mode=MODERN,
@@ -361,10 +361,4 @@ async def test_a_stateless_client_of_an_mcp_1x_server(
             assert text(await client.call_tool("sample", {"prompt": "sky"})) == "sampled: sky"
             assert text(await client.call_tool("ask_name", {})) == "hello Ada"
             assert text(await client.call_tool("roots", {})) == "file:///srv/project"
-            done = await client.call_tool("slow", {"seconds": 0.2}, progress_callback=on_progress)
-            assert text(done) == "done" and len(reported) >= 5
-            with anyio.move_on_after(1):
-                await client.call_tool("slow", {"seconds": 30})
-            with anyio.fail_after(10):
-                while not marker.exists():  # noqa: ASYNC110
-                    await anyio.sleep(0.02)
+            await progress_then_cancel(client, marker)
