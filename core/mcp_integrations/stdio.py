@@ -252,7 +252,11 @@ async def stdio_connection(
     try:
         process = await processes.spawn(tree.launch(command), {**env, **tree.env()}, cwd or workdir)
     except OSError as exc:
+        tree.release()
         raise StartFailed(redact(f"cannot run {command[0]!r}: {exc.strerror or exc}")) from exc
+    except BaseException:
+        tree.release()
+        raise
     # Kept until the tree is stopped and reaped, for the next hub if this one is killed.
     leftovers.record(workdir, process.pid, tree.cgroup)
     server = _Server(process, tree, _StderrLog(workdir / "server.log", redact, limits), limits)
