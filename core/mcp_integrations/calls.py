@@ -37,7 +37,7 @@ from mcp_integrations.errors import (
 )
 from mcp_integrations.models import JSON, ToolInfo
 from mcp_integrations.relay import Caller
-from mcp_integrations.runtime import FORGOTTEN, MODERN, Connection, session_forgotten
+from mcp_integrations.runtime import FORGOTTEN, Connection, is_modern, session_forgotten
 from mcp_integrations.supervisor import Supervisor
 
 DEFAULT_CALL_TIMEOUT = 60.0
@@ -84,11 +84,6 @@ def check_arguments(tool: ToolInfo, arguments: JSON, cache: dict[str, Validator]
 
 class SessionForgotten(UpstreamError):
     """The server does not know the hub's session any more; a new one will do."""
-
-
-def is_modern_session(session: ClientSession) -> bool:
-    version = session.protocol_version
-    return version is not None and version >= MODERN
 
 
 async def answered(session: ClientSession, ask: Callable[..., Awaitable[Any]]) -> Any:
@@ -201,7 +196,7 @@ class Calls:
         self._connection()
 
         async def send(session: ClientSession) -> types.CallToolResult:
-            if not is_modern_session(session):
+            if not is_modern(session.protocol_version):
                 return await session.call_tool(
                     name, arguments, progress_callback=progress, meta=meta or None
                 )
@@ -270,7 +265,7 @@ class Calls:
             )
 
         async def send(session: ClientSession) -> types.ReadResourceResult:
-            if not is_modern_session(session):
+            if not is_modern(session.protocol_version):
                 return await session.read_resource(uri)
 
             read: types.ReadResourceResult = await answered(
@@ -295,7 +290,7 @@ class Calls:
             raise UnknownPrompt(f"integration {self.supervisor.integration.id!r} offers no prompts")
 
         async def send(session: ClientSession) -> types.GetPromptResult:
-            if not is_modern_session(session):
+            if not is_modern(session.protocol_version):
                 return await session.get_prompt(name, arguments)
 
             got: types.GetPromptResult = await answered(

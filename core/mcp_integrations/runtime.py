@@ -111,6 +111,11 @@ MODERN = "2026-07-28"
 PROTOCOLS = (LEGACY, MODERN, "auto")
 
 
+def is_modern(version: str | None) -> bool:
+    """A stateless revision (2026-07-28 and later): no session to ask back on, no ping."""
+    return version is not None and version >= MODERN
+
+
 async def negotiate(session: ClientSession, protocol: str) -> None:
     """Open the session in the revision ``protocol`` asks for: the handshake of
     2025-11-25, or the ``server/discover`` of 2026-07-28 (falling back to the handshake
@@ -130,7 +135,7 @@ async def ping(session: ClientSession) -> None:
     """Is the server there: ``ping`` on 2025-11-25, a fresh ``server/discover`` (which is
     not cached) on 2026-07-28, which has no ping."""
     version = session.protocol_version
-    if version is not None and version >= MODERN:
+    if version is not None and is_modern(version):
         await session.send_discover(version)
     else:
         await session.send_ping()

@@ -30,6 +30,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from pydantic import BaseModel, ValidationError
 
 from mcp_integrations.relay import ELICITATION, ROOTS, SAMPLING
+from mcp_integrations.runtime import is_modern
 
 #: How long a parked call waits for the client to come back with its answers.
 ROUND_SECS = 300.0
@@ -53,9 +54,9 @@ _CAPABILITY_OF = {
 }
 
 
-def is_modern(ctx: ServerRequestContext) -> bool:
-    """A client on a stateless revision (2026-07-28 and later): it cannot be asked."""
-    return ctx.protocol_version >= "2026-07-28"
+def is_modern_client(ctx: ServerRequestContext) -> bool:
+    """A client on a stateless revision: it cannot be asked on a session."""
+    return is_modern(ctx.protocol_version)
 
 
 @dataclass
@@ -83,6 +84,8 @@ class _Parked:
         #: A capability the server needed that the client did not declare.
         self.missing: str | None = None
         self.scope = anyio.CancelScope()
+        #: The one-time id its client must come back with, between rounds.
+        self.token: str | None = None
 
     async def run(self, call: Callable[[], Awaitable[Any]]) -> None:
         with self.scope:
@@ -243,6 +246,7 @@ class Bridge:
             parked = _Parked(declared)
             caller = parked.caller = ModernCaller(parked, ctx)
             self._tg.start_soon(parked.run, lambda: start(caller))
+            self._tg.start_soon(self._forget_when_done, parked)
         try:
             sent = await parked.next_round()
         except BaseException:
@@ -264,16 +268,16 @@ class Bridge:
             assert parked.outcome is not None
             result: ResultT = parked.outcome
             return result
-        token = secrets.token_urlsafe(18)
+        token = parked.token = secrets.token_urlsafe(18)
         self._parked[token] = parked
-        self._tg.start_soon(self._forget_when_done, token, parked)
         requests: dict[str, Any] = {ask.key: ask.request for ask in sent}
         return types.InputRequiredResult(input_requests=requests, request_state=token)
 
-    async def _forget_when_done(self, token: str, parked: _Parked) -> None:
+    async def _forget_when_done(self, parked: _Parked) -> None:
         """A call whose client never came back ends (its asks time out); its id goes."""
         await parked.done.wait()
-        self._parked.pop(token, None)
+        if parked.token is not None:
+            self._parked.pop(parked.token, None)
 
 
 def principal_of(ctx: ServerRequestContext) -> str | None:

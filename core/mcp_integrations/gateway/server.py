@@ -23,7 +23,12 @@ from pydantic import BaseModel
 from mcp_integrations import __version__
 from mcp_integrations.calls import Calls
 from mcp_integrations.errors import IntegrationsError, UnknownResource
-from mcp_integrations.gateway.bridge import Bridge, ModernCaller, is_modern, state_boundary
+from mcp_integrations.gateway.bridge import (
+    Bridge,
+    ModernCaller,
+    is_modern_client,
+    state_boundary,
+)
 from mcp_integrations.gateway.caller import SessionCaller
 from mcp_integrations.gateway.clients import Clients
 from mcp_integrations.gateway.views import View
@@ -194,7 +199,7 @@ class GatewayServer(Server[Any]):
                     raise mcp_error(exc) from None
                 return _tool_error(exc.message)
 
-        if is_modern(ctx):
+        if is_modern_client(ctx):
             return await self.bridge.call(ctx, call)
         return await call(SessionCaller(ctx))
 
@@ -264,7 +269,7 @@ class GatewayServer(Server[Any]):
             except IntegrationsError as exc:
                 raise mcp_error(exc) from None
 
-        if is_modern(ctx):
+        if is_modern_client(ctx):
             return await self.bridge.call(ctx, read)
         return await read(SessionCaller(ctx))
 
@@ -333,7 +338,7 @@ class GatewayServer(Server[Any]):
             except IntegrationsError as exc:
                 raise mcp_error(exc) from None
 
-        if is_modern(ctx):
+        if is_modern_client(ctx):
             return await self.bridge.call(ctx, get)
         return await get(SessionCaller(ctx))
 
