@@ -139,12 +139,7 @@ REVISIONS = tuple(SCENARIOS)
 #: ``auto`` for 2026-07-28), so that what the server asks passes through as it asked it.
 #: ``test_through_hub`` fails when the scenarios lost differ from these: a gap closed
 #: (drop it here) as much as a new loss.
-HUB_GAPS: dict[str, str] = {
-    "2026-07-28/input-required-result-capability-check": "the hub declares its own "
-    "capabilities (all of them) to a 2026-07-28 server, not those of each caller, so the "
-    "fixture asks for elicitation too, and the hub answers the caller that did not declare "
-    "it with -32021 instead of leaving that question out",
-}
+HUB_GAPS: dict[str, str] = {}
 
 #: The same, for a 2026-07-28 client of the fixture spoken to at 2025-11-25, where the hub
 #: turns the server's requests into input-required results itself (the bridge).

@@ -36,8 +36,14 @@ from mcp_integrations.errors import (
     UpstreamError,
 )
 from mcp_integrations.models import JSON, ToolInfo
-from mcp_integrations.relay import Caller
-from mcp_integrations.runtime import FORGOTTEN, Connection, is_modern, session_forgotten
+from mcp_integrations.relay import Caller, undeclared
+from mcp_integrations.runtime import (
+    FORGOTTEN,
+    Connection,
+    is_modern,
+    session_forgotten,
+    withholding,
+)
 from mcp_integrations.supervisor import Supervisor
 
 DEFAULT_CALL_TIMEOUT = 60.0
@@ -80,6 +86,16 @@ def check_arguments(tool: ToolInfo, arguments: JSON, cache: dict[str, Validator]
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(the arguments)"
         raise InvalidArguments(f"argument {where!r} of tool {tool.name!r}: {error.message[:200]}")
+
+
+def _spec_data(exc: MCPError) -> dict[str, object] | None:
+    """What of a server's error data a client needs: the capabilities a request lacked
+    (-32021); the rest may hold what the server should not have said."""
+    data = exc.error.data
+    if exc.code != types.MISSING_REQUIRED_CLIENT_CAPABILITY or not isinstance(data, dict):
+        return None
+    needed = data.get("requiredCapabilities")
+    return {"requiredCapabilities": needed} if isinstance(needed, dict) else None
 
 
 class SessionForgotten(UpstreamError):
@@ -155,7 +171,8 @@ class Calls:
     async def _upstream(self, what: str) -> AsyncIterator[None]:
         """One request: its deadline, the caller it may ask back, its errors typed."""
         timeout = self.timeout
-        with self.supervisor.relay.calling(self.caller):
+        relay = self.supervisor.relay
+        with relay.calling(self.caller), withholding(undeclared(self.caller)):
             try:
                 with anyio.fail_after(timeout):
                     yield
@@ -173,7 +190,9 @@ class Calls:
                     raise InvalidArguments(
                         f"the server refused {what}: {message}", mcp_code=code
                     ) from None
-                raise UpstreamError(f"{what} failed: {message}", mcp_code=code) from None
+                raise UpstreamError(
+                    f"{what} failed: {message}", mcp_code=code, mcp_data=_spec_data(exc)
+                ) from None
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
                 raise UpstreamError(f"the server went away during {what}") from None
 

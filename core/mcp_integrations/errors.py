@@ -11,11 +11,21 @@ class IntegrationsError(Exception):
     headers: dict[str, str] | None = None
     #: The JSON-RPC error code a server answered with, when the error is the server's.
     mcp_code: int | None = None
+    #: The error's ``data`` where the spec gives it a meaning a client acts on
+    #: (``requiredCapabilities``), passed on to MCP clients.
+    mcp_data: dict[str, object] | None = None
 
-    def __init__(self, message: str, *, mcp_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        mcp_code: int | None = None,
+        mcp_data: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.mcp_code = mcp_code
+        self.mcp_data = mcp_data
 
 
 class BadRequest(IntegrationsError):

@@ -34,6 +34,11 @@ class Caller(Protocol):
 
     def can(self, capability: str) -> bool: ...
 
+    def declares(self, capability: str) -> bool:
+        """Whether the client declared ``capability``: what a 2026-07-28 server is told
+        it may ask for (``can`` may say yes to turn a request into the spec's error)."""
+        ...
+
     # ``key``: what the server called its request, when it is a 2026-07-28 server's key
     async def sample(
         self, params: types.CreateMessageRequestParams, key: str | None = None
@@ -54,6 +59,13 @@ def _key(context: ClientRequestContext) -> str | None:
     """A 2026-07-28 server names each of its input requests; a 2025-11-25 one's requests
     have JSON-RPC ids (numbers) that mean nothing past the session."""
     return context.request_id if isinstance(context.request_id, str) else None
+
+
+def undeclared(caller: Caller | None) -> frozenset[str]:
+    """What a 2026-07-28 server must not ask for on behalf of ``caller`` (everything, for
+    the hub's own REST calls, which nobody can answer)."""
+    asked = (SAMPLING, ELICITATION, ROOTS)
+    return frozenset(c for c in asked if caller is None or not caller.declares(c))
 
 
 def _nobody(capability: str) -> types.ErrorData:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from mcp.client.session import (
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
+from mcp_types import CLIENT_CAPABILITIES_META_KEY
 
 
 @dataclass
@@ -70,7 +72,50 @@ class ClientHandlers:
             "logging_callback": self.logging,
             "message_handler": self.message,
         }
-        return ClientSession(read, write, **{k: v for k, v in kwargs.items() if v is not None})
+        return HubSession(read, write, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+#: Capabilities the client behind the request in flight did not declare.
+_withheld: ContextVar[frozenset[str]] = ContextVar("withheld", default=frozenset())
+
+
+@contextmanager
+def withholding(capabilities: frozenset[str]) -> Iterator[None]:
+    """While the block runs, requests to a 2026-07-28 server do not declare
+    ``capabilities`` (``sampling``...): the client the hub calls for lacks them."""
+    token = _withheld.set(capabilities)
+    try:
+        yield
+    finally:
+        _withheld.reset(token)
+
+
+Stamp = Callable[[dict[str, Any], Any], None]
+
+
+class HubSession(ClientSession):
+    """A client session that, on a stateless wire, declares per request what the client
+    behind it can do, not what the hub can: a 2026-07-28 server reads a request's
+    capabilities to decide what it may ask for. The SDK stamps every request with the
+    capabilities of the session; this narrows that stamp."""
+
+    @property
+    def _stamp(self) -> Stamp:
+        return self._narrowed
+
+    @_stamp.setter
+    def _stamp(self, stamp: Stamp) -> None:
+        def narrowed(data: dict[str, Any], opts: Any) -> None:
+            stamp(data, opts)
+            meta = (data.get("params") or {}).get("_meta") or {}
+            declared = meta.get(CLIENT_CAPABILITIES_META_KEY)
+            withheld = _withheld.get()
+            if isinstance(declared, dict) and withheld:
+                meta[CLIENT_CAPABILITIES_META_KEY] = {
+                    k: v for k, v in declared.items() if k not in withheld
+                }
+
+        self._narrowed = narrowed
 
 
 _FORGOTTEN_WORDS = ("not found", "terminated", "expired", "unknown")

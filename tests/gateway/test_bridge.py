@@ -307,6 +307,25 @@ async def test_either_client_through_a_2026_server(
         await progress_then_cancel(client, tmp_path / "cancelled")
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["legacy", MODERN])
+async def test_a_2026_server_is_told_what_each_caller_can_do(modern_hub: str, mode: str) -> None:
+    """Per request, not the hub's own capabilities: a server asks only for what the client
+    behind the call can answer, and the hub's REST calls (which nobody answers) declare
+    none of the three."""
+    url = f"{modern_hub}/integrations/modern/mcp"
+    async with Client(url, mode=mode, sampling_callback=sampling) as only_sampling:
+        assert text(await only_sampling.call_tool("declared", {})) == "sampling"
+    async with Client(
+        url, mode=mode, elicitation_callback=eliciting, list_roots_callback=rooting
+    ) as two:
+        assert text(await two.call_tool("declared", {})) == "elicitation roots"
+    async with httpx.AsyncClient(base_url=modern_hub) as http:
+        answer = await http.post("/integrations/modern/tools/declared/call", json={})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["content"][0]["text"] == ""
+
+
 V1_SERVER = Path(__file__).parent.parent / "servers" / "v1_server.py"
 V1_MCP = "mcp==1.30.0"
 

@@ -80,6 +80,14 @@ async def slow(seconds: float, ctx: Context) -> str:
 
 
 @server.tool()
+async def declared(ctx: Context) -> str:
+    """Which of sampling, elicitation and roots this request's client declared."""
+    capabilities = ctx.client_capabilities
+    names = ("sampling", "elicitation", "roots")
+    return " ".join(n for n in names if capabilities and getattr(capabilities, n) is not None)
+
+
+@server.tool()
 def echo(text: str) -> str:
     """Echo the text back."""
     return text

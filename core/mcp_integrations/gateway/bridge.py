@@ -176,6 +176,9 @@ class ModernCaller:
     def can(self, capability: str) -> bool:
         return self._parked.can(capability)
 
+    def declares(self, capability: str) -> bool:
+        return capability in self._parked.capabilities
+
     async def sample(
         self, params: types.CreateMessageRequestParams, key: str | None = None
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:

@@ -27,6 +27,8 @@ class SessionCaller:
     def can(self, capability: str) -> bool:
         return self.ctx.session.check_client_capability(_CAPABILITIES[capability])
 
+    declares = can
+
     async def sample(
         self, params: types.CreateMessageRequestParams, key: str | None = None
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:

@@ -42,7 +42,7 @@ def mcp_error(exc: IntegrationsError) -> MCPError:
     code = (
         exc.mcp_code if exc.mcp_code is not None else _CODES.get(exc.status, types.INTERNAL_ERROR)
     )
-    return MCPError(code, exc.message)
+    return MCPError(code, exc.message, data=exc.mcp_data)
 
 
 def _tool_error(message: str) -> types.CallToolResult:
