@@ -325,10 +325,10 @@ class Manager:
         if connection is not None:
             try:
                 with anyio.fail_after(self.policy.tools_timeout):
-                    tools = await list_all_tools(connection.session)
+                    listed = await list_all_tools(connection.session)
             except Exception:
                 return supervisor.tools
-            if supervisor.accept_tools(tools):
+            if supervisor.accept_tools(listed):
                 self.generation += 1
                 self.store.set_tools(integration_id, supervisor.tools, supervisor.server_info)
         return supervisor.tools

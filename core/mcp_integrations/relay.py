@@ -142,6 +142,10 @@ class Relay:
     async def _message(self, message: IncomingMessage) -> None:
         if isinstance(message, Exception | types.LoggingMessageNotification):
             return
+        self.put(message)
+
+    def put(self, message: types.ServerNotification) -> None:
+        """Queue a notification for the supervisor, dropping the oldest when it is full."""
         try:
             self._send.send_nowait(message)
         except anyio.WouldBlock:

@@ -11,7 +11,7 @@ import collections
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,6 +20,10 @@ import mcp_types as types
 from anyio.abc import TaskGroup
 from jsonschema.protocols import Validator
 from mcp import ClientSession
+from mcp.client.subscriptions import SubscriptionLost, listen
+from mcp.server.caching import CacheHint
+from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import event_to_notification
 from mcp.types import PaginatedRequestParams
 from pydantic import BaseModel
 
@@ -33,10 +37,12 @@ from mcp_integrations.errors import (
 from mcp_integrations.models import JSON, Integration, IntegrationEvent, Status, ToolInfo
 from mcp_integrations.redact import Redactor
 from mcp_integrations.relay import Relay
-from mcp_integrations.runtime import Connection, Runtime, describe_exit, ping
+from mcp_integrations.runtime import Connection, Runtime, describe_exit, is_modern, ping
 
 logger = logging.getLogger(__name__)
 ResultT = TypeVar("ResultT", bound=BaseModel)
+#: How long after a 2026-07-28 server's listen stream is lost it is opened again.
+LISTEN_RETRY_SECS = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,36 @@ class RestartPolicy:
         return float(base * random.uniform(1 - self.jitter, 1 + self.jitter))
 
 
-async def list_all_tools(session: ClientSession) -> tuple[ToolInfo, ...]:
+@dataclass(frozen=True)
+class Listed:
+    """A server's whole tool list, and how long it said the list stays fresh: ``hint`` is
+    None for a server that gave no hint (2025-11-25 has none)."""
+
+    tools: tuple[ToolInfo, ...]
+    hint: CacheHint | None = None
+
+
+def _merged(first: CacheHint | None, second: CacheHint) -> CacheHint:
+    """The hint of a list made of parts: the shortest freshness, private if any part is."""
+    if first is None:
+        return second
+    private = "private" in (first.scope, second.scope)
+    return CacheHint(min(first.ttl_ms, second.ttl_ms), "private" if private else "public")
+
+
+def merged_hint(hints: Iterable[CacheHint | None]) -> CacheHint:
+    """A hint the hub can honour for parts with ``hints``: a part without a hint counts
+    as immediately stale and private, which is also what an empty list gets."""
+    found: CacheHint | None = None
+    for hint in hints:
+        found = _merged(found, hint or CacheHint())
+    return found or CacheHint()
+
+
+async def list_all_tools(session: ClientSession) -> Listed:
     """Every tool the server lists, following its pagination cursor."""
     tools: list[ToolInfo] = []
+    hint: CacheHint | None = None
     cursor: str | None = None
     while True:
         params = PaginatedRequestParams(cursor=cursor) if cursor else None
@@ -74,9 +107,11 @@ async def list_all_tools(session: ClientSession) -> tuple[ToolInfo, ...]:
             ToolInfo.from_wire(t.model_dump(mode="json", by_alias=True, exclude_none=True))
             for t in result.tools
         )
+        if "ttl_ms" in result.model_fields_set:
+            hint = _merged(hint, CacheHint(result.ttl_ms, result.cache_scope))
         cursor = result.next_cursor
         if not cursor:
-            return tuple(tools)
+            return Listed(tuple(tools), hint)
 
 
 async def _until_either(first: anyio.Event, second: anyio.Event) -> None:
@@ -116,6 +151,8 @@ class Supervisor:
         self.status = Status.STOPPED
         self.connection: Connection | None = None
         self.tools = integration.tools
+        #: How long the server said its tool list stays fresh (2026-07-28 servers).
+        self.tools_hint: CacheHint | None = None
         self.server_info = integration.server_info
         self.started_at: float | None = None
         self._started_monotonic: float | None = None
@@ -297,9 +334,9 @@ class Supervisor:
         try:
             async with runtime.connect(self.relay.handlers()) as connection:
                 with anyio.fail_after(self.policy.tools_timeout):
-                    tools = await list_all_tools(connection.session)
+                    listed = await list_all_tools(connection.session)
                 info = connection.session.server_info
-                self.accept_tools(tools)
+                self.accept_tools(listed)
                 info_json = info.model_dump(mode="json", exclude_none=True) if info else None
                 self.server_info = self._scrubbed(info_json)
                 self._on_tools(self.tools, self.server_info)
@@ -311,6 +348,7 @@ class Supervisor:
                 self._ready.set()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._follow, connection)
+                    tg.start_soon(self._listen, connection)
                     tg.start_soon(self._check_health, connection)
                     await _until_either(self._stop_requested, connection.exited)
                     tg.cancel_scope.cancel()
@@ -372,11 +410,40 @@ class Supervisor:
         async for notification in self.relay.notifications():
             if isinstance(notification, types.ToolListChangedNotification):
                 with anyio.move_on_after(self.policy.tools_timeout):
-                    tools = await list_all_tools(connection.session)
-                    if self.accept_tools(tools):
+                    listed = await list_all_tools(connection.session)
+                    if self.accept_tools(listed):
                         self._on_tools(self.tools, self.server_info)
             if self._on_notification is not None:
                 self._on_notification(self.integration.id, notification)
+
+    async def _listen(self, connection: Connection) -> None:
+        """A 2026-07-28 server tells of changes only on a ``subscriptions/listen`` stream:
+        one is kept open for the lists it says change, and what it carries joins what a
+        2025-11-25 server sends on its session. A lost stream is opened again."""
+        session = connection.session
+        capabilities = session.server_capabilities
+        if not is_modern(session.protocol_version) or capabilities is None:
+            return
+        wanted = {
+            kind: bool(getattr(getattr(capabilities, kind), "list_changed", False))
+            for kind in ("tools", "prompts", "resources")
+        }
+        if not any(wanted.values()):
+            return
+        while True:
+            try:
+                async with listen(
+                    session,
+                    tools_list_changed=wanted["tools"],
+                    prompts_list_changed=wanted["prompts"],
+                    resources_list_changed=wanted["resources"],
+                ) as events:
+                    async for event in events:
+                        self.relay.put(event_to_notification(event, {}))
+                return
+            except (MCPError, SubscriptionLost, TimeoutError) as exc:
+                logger.debug("listen stream of %s lost: %s", self.integration.id, exc)
+            await anyio.sleep(LISTEN_RETRY_SECS)
 
     def _scrubbed(self, data: Any) -> Any:
         """What a server says about itself, with any secret it echoes masked."""
@@ -388,9 +455,10 @@ class Supervisor:
             return [self._scrubbed(item) for item in data]
         return data
 
-    def accept_tools(self, tools: tuple[ToolInfo, ...]) -> bool:
+    def accept_tools(self, listed: Listed) -> bool:
         """Take a freshly listed set of tools; True when it differs from the last one."""
-        scrubbed = tuple(ToolInfo.from_wire(self._scrubbed(tool.wire)) for tool in tools)
+        self.tools_hint = listed.hint
+        scrubbed = tuple(ToolInfo.from_wire(self._scrubbed(tool.wire)) for tool in listed.tools)
         changed, self.tools = scrubbed != self.tools, scrubbed
         if changed:
             self.validators.clear()

@@ -1,7 +1,8 @@
 """A real MCP server for tests that asks mid-call only the way 2026-07-28 does: its tools
 return input-required results (sampling, elicitation, roots) and read the answers from
 the client's retry, never sending a request on a session. ``MODERN_CANCEL_MARKER=F``:
-written when a call of ``slow`` is cancelled."""
+written when a call of ``slow`` is cancelled; ``MODERN_TOOLS_HINT=30000/public``: the
+caching hint of its tool list."""
 
 from __future__ import annotations
 
@@ -12,9 +13,16 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp.server import MCPServer
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.mcpserver import Context
 
-server = MCPServer("modern", version="2.0.0")
+
+def _hint() -> dict[CacheableMethod, CacheHint] | None:
+    ttl, _, scope = os.environ.get("MODERN_TOOLS_HINT", "").partition("/")
+    return {"tools/list": CacheHint(int(ttl), scope or "private")} if ttl else None  # type: ignore[arg-type]
+
+
+server = MCPServer("modern", version="2.0.0", cache_hints=_hint())
 
 
 @server.tool()
@@ -85,6 +93,14 @@ async def declared(ctx: Context) -> str:
     capabilities = ctx.client_capabilities
     names = ("sampling", "elicitation", "roots")
     return " ".join(n for n in names if capabilities and getattr(capabilities, n) is not None)
+
+
+@server.tool()
+async def grow(name: str, ctx: Context) -> str:
+    """Add a tool called ``name`` and tell listening clients the list changed."""
+    server.add_tool(lambda: name, name=name, description="grown at run time")
+    await ctx.notify_tools_changed()
+    return f"{name} added"
 
 
 @server.tool()

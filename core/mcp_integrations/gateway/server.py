@@ -17,6 +17,7 @@ import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
@@ -32,6 +33,7 @@ from mcp_integrations.gateway.bridge import (
 from mcp_integrations.gateway.caller import SessionCaller
 from mcp_integrations.gateway.clients import Clients
 from mcp_integrations.gateway.views import View
+from mcp_integrations.supervisor import merged_hint
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
@@ -91,6 +93,7 @@ class GatewayServer(Server[Any]):
                 on_completion=self._complete,
                 on_set_logging_level=self._set_level,
                 get_tool_input_schema=self._input_schema,
+                on_subscriptions_listen=ListenHandler(clients.bus),
             )
         # The SDK's default tracing middleware is left out: a span per forwarded message
         # costs more than the forwarding, and the upstream session traces the call.
@@ -175,7 +178,9 @@ class GatewayServer(Server[Any]):
         for exposed, (integration_id, name) in self.view.tools().items():
             tool = next(t for t in self.view.manager.get(integration_id).tools if t.name == name)
             tools.append(types.Tool.model_validate({**tool.wire, "name": exposed}))
-        return types.ListToolsResult(tools=tools)
+        parts = (self.view.manager.get(i).tools_hint for i in self.view.integration_ids())
+        hint = merged_hint(parts)
+        return types.ListToolsResult(tools=tools, ttl_ms=hint.ttl_ms, cache_scope=hint.scope)
 
     async def _call_tool(
         self, ctx: ServerRequestContext, params: types.CallToolRequestParams
