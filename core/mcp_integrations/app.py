@@ -128,8 +128,8 @@ async def status(request: Request) -> Response:
 
 
 async def tools(request: Request) -> Response:
-    listed = await _manager(request).tools(request.path_params["id"])
-    return JSONResponse({"tools": [tool.to_json() for tool in listed]})
+    supervisor = _manager(request).get(request.path_params["id"])
+    return Response(supervisor.tools_body(), media_type="application/json")
 
 
 async def call_tool(request: Request) -> Response:
@@ -141,7 +141,7 @@ async def call_tool(request: Request) -> Response:
 
 async def resources(request: Request) -> Response:
     calls = await _manager(request).calls(request.path_params["id"])
-    listed, templates = await calls.list_resources(), await calls.list_resource_templates()
+    listed, templates = calls.list_resources(), calls.list_resource_templates()
     return JSONResponse({"resources": dumped(listed), "resource_templates": dumped(templates)})
 
 
@@ -155,7 +155,7 @@ async def read_resource(request: Request) -> Response:
 
 async def prompts(request: Request) -> Response:
     calls = await _manager(request).calls(request.path_params["id"])
-    return JSONResponse({"prompts": dumped(await calls.list_prompts())})
+    return JSONResponse({"prompts": dumped(calls.list_prompts())})
 
 
 async def get_prompt(request: Request) -> Response:

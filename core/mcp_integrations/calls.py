@@ -26,6 +26,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import RequestParamsMeta
 from pydantic import BaseModel
 
+from mcp_integrations.catalog import offers
 from mcp_integrations.errors import (
     CallTimeout,
     InvalidArguments,
@@ -236,46 +237,15 @@ class Calls:
                 elapsed = time.perf_counter() - began
                 self.observe(self.supervisor.integration.id, elapsed, outcome)
 
-    async def _all_pages(
-        self,
-        what: str,
-        fetch: Callable[[types.PaginatedRequestParams | None], Awaitable[T]],
-        items: Callable[[T], list[Any]],
-    ) -> list[Any]:
-        found: list[Any] = []
-        cursor: str | None = None
-        async with self._upstream(what):
-            while True:
-                page = await fetch(types.PaginatedRequestParams(cursor=cursor) if cursor else None)
-                found.extend(items(page))
-                cursor = getattr(page, "next_cursor", None)
-                if not cursor:
-                    return found
-
     def offers(self, capability: str) -> bool:
         """Whether the running server declared ``capability`` (``prompts``, ``logging``...)."""
-        capabilities = self._session().server_capabilities
-        return capabilities is not None and getattr(capabilities, capability) is not None
+        return offers(self._session(), capability)
 
-    async def list_resources(self) -> list[types.Resource]:
-        if not self.offers("resources"):
-            return []
-        session = self._session()
-        return await self._all_pages(
-            "resources/list",
-            lambda params: session.list_resources(params=params),
-            lambda page: list(page.resources),
-        )
+    def list_resources(self) -> list[types.Resource]:
+        return list(self.supervisor.catalog.resources)
 
-    async def list_resource_templates(self) -> list[types.ResourceTemplate]:
-        if not self.offers("resources"):
-            return []
-        session = self._session()
-        return await self._all_pages(
-            "resources/templates/list",
-            lambda params: session.list_resource_templates(params=params),
-            lambda page: list(page.resource_templates),
-        )
+    def list_resource_templates(self) -> list[types.ResourceTemplate]:
+        return list(self.supervisor.catalog.templates)
 
     async def read_resource(self, uri: str) -> types.ReadResourceResult:
         if not self.offers("resources"):
@@ -294,15 +264,8 @@ class Calls:
 
         return self.supervisor.scrubbed_model(await self._once_more("resources/read", send))
 
-    async def list_prompts(self) -> list[types.Prompt]:
-        if not self.offers("prompts"):
-            return []
-        session = self._session()
-        return await self._all_pages(
-            "prompts/list",
-            lambda params: session.list_prompts(params=params),
-            lambda page: list(page.prompts),
-        )
+    def list_prompts(self) -> list[types.Prompt]:
+        return list(self.supervisor.catalog.prompts)
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
         if not self.offers("prompts"):

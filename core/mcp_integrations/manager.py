@@ -49,7 +49,7 @@ from mcp_integrations.redact import Redactor
 from mcp_integrations.relay import Caller
 from mcp_integrations.runtime import Runtime
 from mcp_integrations.store import Store
-from mcp_integrations.supervisor import RestartPolicy, Supervisor, list_all_tools
+from mcp_integrations.supervisor import RestartPolicy, Supervisor
 
 logger = logging.getLogger(__name__)
 Listener = Callable[[str, "types.ServerNotification | IntegrationEvent"], None]
@@ -317,21 +317,6 @@ class Manager:
         signal, when the hub will not wait for a graceful stop. Safe in a signal handler."""
         self.closing = True
         containment.kill_all(self.workdirs)
-
-    async def tools(self, integration_id: str) -> tuple[ToolInfo, ...]:
-        """The live list when the server runs (it may change), else the last one seen."""
-        supervisor = self.get(integration_id)
-        connection = supervisor.connection
-        if connection is not None:
-            try:
-                with anyio.fail_after(self.policy.tools_timeout):
-                    listed = await list_all_tools(connection.session)
-            except Exception:
-                return supervisor.tools
-            if supervisor.accept_tools(listed):
-                self.generation += 1
-                self.store.set_tools(integration_id, supervisor.tools, supervisor.server_info)
-        return supervisor.tools
 
     async def calls(
         self, integration_id: str, deadline: float | None = None, caller: Caller | None = None

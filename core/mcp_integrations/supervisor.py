@@ -8,10 +8,11 @@ so no path can forget to reap it.
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,14 +20,13 @@ import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
 from jsonschema.protocols import Validator
-from mcp import ClientSession
 from mcp.client.subscriptions import SubscriptionLost, listen
 from mcp.server.caching import CacheHint
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import event_to_notification
-from mcp.types import PaginatedRequestParams
 from pydantic import BaseModel
 
+from mcp_integrations.catalog import KINDS, Catalog, Listed, list_all_tools, relisted
 from mcp_integrations.errors import (
     IntegrationsError,
     MissingEnv,
@@ -69,51 +69,6 @@ class RestartPolicy:
         return float(base * random.uniform(1 - self.jitter, 1 + self.jitter))
 
 
-@dataclass(frozen=True)
-class Listed:
-    """A server's whole tool list, and how long it said the list stays fresh: ``hint`` is
-    None for a server that gave no hint (2025-11-25 has none)."""
-
-    tools: tuple[ToolInfo, ...]
-    hint: CacheHint | None = None
-
-
-def _merged(first: CacheHint | None, second: CacheHint) -> CacheHint:
-    """The hint of a list made of parts: the shortest freshness, private if any part is."""
-    if first is None:
-        return second
-    private = "private" in (first.scope, second.scope)
-    return CacheHint(min(first.ttl_ms, second.ttl_ms), "private" if private else "public")
-
-
-def merged_hint(hints: Iterable[CacheHint | None]) -> CacheHint:
-    """A hint the hub can honour for parts with ``hints``: a part without a hint counts
-    as immediately stale and private, which is also what an empty list gets."""
-    found: CacheHint | None = None
-    for hint in hints:
-        found = _merged(found, hint or CacheHint())
-    return found or CacheHint()
-
-
-async def list_all_tools(session: ClientSession) -> Listed:
-    """Every tool the server lists, following its pagination cursor."""
-    tools: list[ToolInfo] = []
-    hint: CacheHint | None = None
-    cursor: str | None = None
-    while True:
-        params = PaginatedRequestParams(cursor=cursor) if cursor else None
-        result = await session.list_tools(params=params)
-        tools.extend(
-            ToolInfo.from_wire(t.model_dump(mode="json", by_alias=True, exclude_none=True))
-            for t in result.tools
-        )
-        if "ttl_ms" in result.model_fields_set:
-            hint = _merged(hint, CacheHint(result.ttl_ms, result.cache_scope))
-        cursor = result.next_cursor
-        if not cursor:
-            return Listed(tuple(tools), hint)
-
-
 async def _until_either(first: anyio.Event, second: anyio.Event) -> None:
     async with anyio.create_task_group() as tg:
 
@@ -123,6 +78,11 @@ async def _until_either(first: anyio.Event, second: anyio.Event) -> None:
 
         tg.start_soon(wait, first)
         tg.start_soon(wait, second)
+
+
+def _encoded(data: JSON) -> bytes:
+    """JSON as Starlette's ``JSONResponse`` encodes it."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 class Supervisor:
@@ -153,6 +113,9 @@ class Supervisor:
         self.tools = integration.tools
         #: How long the server said its tool list stays fresh (2026-07-28 servers).
         self.tools_hint: CacheHint | None = None
+        #: Its resources, templates and prompts, as last listed while it ran.
+        self.catalog = Catalog()
+        self._tools_body: tuple[tuple[ToolInfo, ...] | None, bytes] = (None, b"")
         self.server_info = integration.server_info
         self.started_at: float | None = None
         self._started_monotonic: float | None = None
@@ -337,6 +300,7 @@ class Supervisor:
                     listed = await list_all_tools(connection.session)
                 info = connection.session.server_info
                 self.accept_tools(listed)
+                await self._relist(connection, KINDS)
                 info_json = info.model_dump(mode="json", exclude_none=True) if info else None
                 self.server_info = self._scrubbed(info_json)
                 self._on_tools(self.tools, self.server_info)
@@ -413,8 +377,33 @@ class Supervisor:
                     listed = await list_all_tools(connection.session)
                     if self.accept_tools(listed):
                         self._on_tools(self.tools, self.server_info)
+            elif isinstance(notification, types.ResourceListChangedNotification):
+                await self._relist(connection, ("resources",))
+            elif isinstance(notification, types.PromptListChangedNotification):
+                await self._relist(connection, ("prompts",))
             if self._on_notification is not None:
                 self._on_notification(self.integration.id, notification)
+
+    async def _relist(self, connection: Connection, kinds: tuple[str, ...]) -> None:
+        """List ``kinds`` again into the catalog, secrets masked; a server that fails to
+        list them keeps what was listed before (its tools still work)."""
+        try:
+            with anyio.fail_after(self.policy.tools_timeout):
+                catalog = await relisted(self.catalog, connection.session, kinds)
+        except (
+            MCPError,
+            TimeoutError,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+        ) as exc:
+            logger.warning("%s did not list its %s: %s", self.integration.id, "/".join(kinds), exc)
+            return
+        scrub = self.scrubbed_model
+        self.catalog = Catalog(
+            tuple(scrub(item) for item in catalog.resources),
+            tuple(scrub(item) for item in catalog.templates),
+            tuple(scrub(item) for item in catalog.prompts),
+        )
 
     async def _listen(self, connection: Connection) -> None:
         """A 2026-07-28 server tells of changes only on a ``subscriptions/listen`` stream:
@@ -454,6 +443,14 @@ class Supervisor:
         if isinstance(data, list):
             return [self._scrubbed(item) for item in data]
         return data
+
+    def tools_body(self) -> bytes:
+        """``{"tools": [...]}`` as the API sends it, encoded once per list: a big list costs
+        a request no more than a small one."""
+        if self._tools_body[0] is not self.tools:
+            body = {"tools": [tool.to_json() for tool in self.tools]}
+            self._tools_body = (self.tools, _encoded(body))
+        return self._tools_body[1]
 
     def accept_tools(self, listed: Listed) -> bool:
         """Take a freshly listed set of tools; True when it differs from the last one."""

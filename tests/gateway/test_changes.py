@@ -18,8 +18,8 @@ from mcp.server.caching import CacheHint
 from mcp.shared.subscriptions import ToolsListChanged
 
 from mcp_integrations.app import create_app
+from mcp_integrations.catalog import merged_hint
 from mcp_integrations.settings import Settings
-from mcp_integrations.supervisor import merged_hint
 from tests.conftest import FAST_RESTARTS
 from tests.helpers import serve_asgi, toy_install
 

@@ -23,6 +23,8 @@ TOY_STDERR_EVERY=S   write a line to stderr every S seconds while it runs
 TOY_STDOUT_FLOOD=N:S write one line of N bytes to stdout S seconds after starting
 TOY_CLOSE_STDIO_AFTER=S  swap stdin and stdout for /dev/null after S seconds: the
                      session ends while the process may live on (with TOY_OUTLIVE_STDIN)
+TOY_EXTRA_TOOLS=N    also list N generated tools, ``tool_0000`` on, each with a short
+                     description and three typed arguments (about 400 bytes each as listed)
 """
 
 from __future__ import annotations
@@ -166,6 +168,22 @@ def greet(name: str) -> str:
     return f"Please greet {name} warmly."
 
 
+def lookup(query: str, limit: int = 10, exact: bool = False) -> str:
+    """Stands for each generated tool of ``TOY_EXTRA_TOOLS``: the query back."""
+    return query
+
+
+def _add_extra_tools(count: int) -> None:
+    for number in range(count):
+        server.add_tool(
+            lookup,
+            name=f"tool_{number:04d}",
+            description=f"Generated tool {number}: find the records of collection "
+            f"{number % 37} that match a query, at most limit of them.",
+            structured_output=False,
+        )
+
+
 def _flood_stdout(wire: str, size: int) -> None:
     """One line of ``size`` bytes on the wire (the SDK serves it from a duplicate of fd 1,
     which it points at stderr)."""
@@ -250,6 +268,8 @@ def main() -> None:
     if close_after := os.environ.get("TOY_CLOSE_STDIO_AFTER"):
         wires = {os.readlink("/proc/self/fd/0"), os.readlink("/proc/self/fd/1")}
         threading.Timer(float(close_after), _close_stdio, [wires]).start()
+    if extra := os.environ.get("TOY_EXTRA_TOOLS"):
+        _add_extra_tools(int(extra))
     if os.environ.get("TOY_HANG_AT_START"):
         while True:
             signal.pause()

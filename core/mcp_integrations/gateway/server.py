@@ -9,10 +9,9 @@ its JSON-RPC code.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-import anyio
 import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel import Server
@@ -23,6 +22,7 @@ from pydantic import BaseModel
 
 from mcp_integrations import __version__
 from mcp_integrations.calls import Calls
+from mcp_integrations.catalog import Catalog, merged_hint
 from mcp_integrations.errors import IntegrationsError, UnknownResource
 from mcp_integrations.gateway.bridge import (
     Bridge,
@@ -33,7 +33,6 @@ from mcp_integrations.gateway.bridge import (
 from mcp_integrations.gateway.caller import SessionCaller
 from mcp_integrations.gateway.clients import Clients
 from mcp_integrations.gateway.views import View
-from mcp_integrations.supervisor import merged_hint
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
@@ -149,27 +148,11 @@ class GatewayServer(Server[Any]):
         caller = SessionCaller(ctx) if ctx is not None else None
         return await self.view.manager.calls(integration_id, caller=caller)
 
-    async def _each(self, fetch: Callable[[str, Calls], Awaitable[list[T]]]) -> list[tuple[str, T]]:
-        """``fetch`` from every integration of the view at once; one that fails is left out
-        of a listing rather than failing it."""
-        found: dict[str, list[T]] = {}
-
-        async def one(integration_id: str) -> None:
-            try:
-                found[integration_id] = await fetch(
-                    integration_id, await self._calls(integration_id, None)
-                )
-            except IntegrationsError:
-                if not self.view.aggregate:
-                    raise
-
-        try:
-            async with anyio.create_task_group() as tg:
-                for integration_id in self.view.integration_ids():
-                    tg.start_soon(one, integration_id)
-        except* IntegrationsError as group:
-            raise mcp_error(group.exceptions[0]) from None  # type: ignore[arg-type]
-        return [(i, item) for i in sorted(found) for item in found[i]]
+    def _listed(self, items: Callable[[Catalog], Iterable[T]]) -> list[tuple[str, T]]:
+        """What the view's integrations listed when they last ran, from memory, by id."""
+        manager = self.view.manager
+        ids = sorted(self.view.integration_ids())
+        return [(i, item) for i in ids for item in items(manager.get(i).catalog)]
 
     async def _list_tools(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
@@ -211,10 +194,7 @@ class GatewayServer(Server[Any]):
     async def _list_resources(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        async def fetch(integration_id: str, calls: Calls) -> list[types.Resource]:
-            return await calls.list_resources()
-
-        listed = await self._each(fetch)
+        listed = self._listed(lambda catalog: catalog.resources)
         return types.ListResourcesResult(
             resources=[self._named(i, r) for i, r in listed],
         )
@@ -222,10 +202,7 @@ class GatewayServer(Server[Any]):
     async def _list_resource_templates(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        async def fetch(integration_id: str, calls: Calls) -> list[types.ResourceTemplate]:
-            return await calls.list_resource_templates()
-
-        listed = await self._each(fetch)
+        listed = self._listed(lambda catalog: catalog.templates)
         return types.ListResourceTemplatesResult(
             resource_templates=[self._named(i, t) for i, t in listed]
         )
@@ -243,18 +220,10 @@ class GatewayServer(Server[Any]):
         if not self.view.aggregate:
             return self.view.integration_ids()[0]
 
-        async def fetch(integration_id: str, calls: Calls) -> list[str]:
-            resources = await calls.list_resources()
-            return [r.uri for r in resources]
-
-        for integration_id, listed in await self._each(fetch):
-            if listed == uri:
+        for integration_id, resource in self._listed(lambda catalog: catalog.resources):
+            if resource.uri == uri:
                 return integration_id
-
-        async def templates(integration_id: str, calls: Calls) -> list[types.ResourceTemplate]:
-            return await calls.list_resource_templates()
-
-        for integration_id, template in await self._each(templates):
+        for integration_id, template in self._listed(lambda catalog: catalog.templates):
             prefix = template.uri_template.split("{", 1)[0]
             if uri.startswith(prefix):
                 return integration_id
@@ -309,10 +278,7 @@ class GatewayServer(Server[Any]):
     async def _list_prompts(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        async def fetch(integration_id: str, calls: Calls) -> list[types.Prompt]:
-            return await calls.list_prompts()
-
-        listed = await self._each(fetch)
+        listed = self._listed(lambda catalog: catalog.prompts)
         exposed = {
             pair: name
             for name, pair in self.view.name_prompts((i, p.name) for i, p in listed).items()
