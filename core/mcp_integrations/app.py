@@ -296,7 +296,9 @@ def create_app(
         store = SQLiteStore(private_dir(data_dir) / "integrations.sqlite3")
         try:
             async with anyio.create_task_group() as tg:
-                manager = Manager(store, hooks, data_dir, tg, policy, settings.pass_env)
+                manager = Manager(
+                    store, hooks, data_dir, tg, policy, settings.pass_env, settings.on_demand
+                )
                 gateway = Gateway(manager, tg)
                 await gateway.start()
                 app.state.manager, app.state.gateway = manager, gateway

@@ -39,6 +39,7 @@ TOP_LEVEL_FIELDS = (
     "log_max_bytes",
     "log_backups",
     "protocol",
+    "idle_timeout",
 )
 #: The bounds of the output limits an install may set: (least, most).
 OUTPUT_LIMITS = {
@@ -49,6 +50,8 @@ OUTPUT_LIMITS = {
 RESTART_MODES = ("on-failure", "always", "never")
 #: The longest a caller may let one call run, in seconds.
 MAX_TIMEOUT = 3600.0
+#: The longest ``idle_timeout``: a week.
+MAX_IDLE_TIMEOUT = 7 * 24 * 3600.0
 
 #: C0 and C1 control characters (Unicode category Cc) and lone surrogates
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -230,6 +233,22 @@ def _count(body: Mapping[str, Any], field: str, low: int, high: int) -> int | No
     return value
 
 
+def idle_timeout(value: Any, field: str = "idle_timeout") -> float | None:
+    """Seconds without a call before a server is stopped: 0 for never, None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"{field!r} must be a number of seconds (0: never), not {kind(value)}")
+    if not 0 <= value <= MAX_IDLE_TIMEOUT:
+        raise BadRequest(f"{field!r} must be from 0 (never) to {MAX_IDLE_TIMEOUT:g} seconds")
+    return float(value)
+
+
+def _maybe_flag(body: Mapping[str, Any], field: str) -> bool | None:
+    """A flag the caller may leave to the hub's default (None)."""
+    return None if body.get(field) is None else _flag(body, field)
+
+
 def _flag(body: Mapping[str, Any], field: str) -> bool:
     value = body.get(field, False)
     if not isinstance(value, bool):
@@ -239,7 +258,7 @@ def _flag(body: Mapping[str, Any], field: str) -> bool:
 
 def parse_install(body: Mapping[str, Any]) -> InstallRequest:
     """``POST /integrations/install``: ``source``, ``id``, ``env``, the hub's options for
-    calls (``call_timeout``, ``start_on_demand``), restarts, output limits and
+    calls (``call_timeout``, ``start_on_demand``, ``idle_timeout``), restarts, output limits and
     ``autostart``; other keys are options for the plugin that resolves the source, which
     validates them itself."""
     source, integration_id, env = _source(body), _id(body), _env(body)
@@ -251,10 +270,11 @@ def parse_install(body: Mapping[str, Any]) -> InstallRequest:
         raise BadRequest(f"'protocol' must be one of {', '.join(PROTOCOLS)}")
     calls = IntegrationOptions(
         timeout(body, "call_timeout"),
-        _flag(body, "start_on_demand"),
+        _maybe_flag(body, "start_on_demand"),
         restart,
         **{name: _count(body, name, *bounds) for name, bounds in OUTPUT_LIMITS.items()},
         protocol=protocol,
+        idle_timeout=idle_timeout(body.get("idle_timeout")),
     )
     options = {k: v for k, v in body.items() if k not in TOP_LEVEL_FIELDS}
     return InstallRequest(source, integration_id, env, options, calls, _flag(body, "autostart"))

@@ -173,7 +173,11 @@ class Calls:
         """One request: its deadline, the caller it may ask back, its errors typed."""
         timeout = self.timeout
         relay = self.supervisor.relay
-        with relay.calling(self.caller), withholding(undeclared(self.caller)):
+        with (
+            self.supervisor.in_use(),
+            relay.calling(self.caller),
+            withholding(undeclared(self.caller)),
+        ):
             try:
                 with anyio.fail_after(timeout):
                     yield
@@ -212,8 +216,8 @@ class Calls:
         progress: ProgressFnT | None = None,
         meta: RequestParamsMeta | None = None,
     ) -> types.CallToolResult:
-        check_arguments(self.tool(name), arguments, self.supervisor.validators)
         self._connection()
+        check_arguments(self.tool(name), arguments, self.supervisor.validators)
 
         async def send(session: ClientSession) -> types.CallToolResult:
             if not is_modern(session.protocol_version):

@@ -13,7 +13,9 @@ import platformdirs
 
 from mcp_integrations import __version__, serving
 from mcp_integrations.app import create_app
-from mcp_integrations.models import Role
+from mcp_integrations.bodies import idle_timeout
+from mcp_integrations.errors import BadRequest
+from mcp_integrations.models import OnDemand, Role
 from mcp_integrations.settings import Settings
 from mcp_integrations.tokens import TOKEN_ENV, TokenTable, hash_token, new_token
 
@@ -36,6 +38,16 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
 
     parse.__name__ = kind.__name__
     return parse
+
+
+def _idle_seconds(text: str) -> float:
+    """An argparse ``type``: seconds for ``--idle-timeout``, as an install's option takes."""
+    try:
+        value = idle_timeout(float(text), "--idle-timeout")
+    except (ValueError, BadRequest) as exc:
+        message = exc.message if isinstance(exc, BadRequest) else f"not a number: {text}"
+        raise argparse.ArgumentTypeError(message) from None
+    return value or 0.0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -119,6 +131,18 @@ def parser() -> argparse.ArgumentParser:
         "proxies, CA bundles and locale are passed already)",
     )
     serve.add_argument(
+        "--start-on-demand",
+        action="store_true",
+        help="integrations that do not say otherwise start on their first call",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=_idle_seconds,
+        metavar="SECONDS",
+        help="stop a server after this long without a call, unless its install says "
+        "otherwise (default: never)",
+    )
+    serve.add_argument(
         "--insecure",
         action="store_true",
         help="serve a non-loopback address without any token (only behind other protection)",
@@ -151,6 +175,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
         max_connections=args.max_connections,
         insecure=args.insecure,
         pass_env=tuple(args.pass_env),
+        on_demand=OnDemand(args.start_on_demand, args.idle_timeout or None),
     )
     problem = settings.problem()
     if problem:

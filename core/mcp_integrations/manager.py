@@ -39,6 +39,7 @@ from mcp_integrations.models import (
     Integration,
     IntegrationEvent,
     LaunchSpec,
+    OnDemand,
     Principal,
     Status,
     ToolInfo,
@@ -76,6 +77,7 @@ class Manager:
         task_group: TaskGroup,
         policy: RestartPolicy | None = None,
         pass_env: Iterable[str] = (),
+        on_demand: OnDemand | None = None,
     ) -> None:
         self.store = store
         self.hooks = hooks
@@ -85,6 +87,8 @@ class Manager:
         self._tg = task_group
         self.policy = policy or RestartPolicy()
         self.pass_env = tuple(pass_env)
+        #: What integrations that do not say get: start on first call, idle stop.
+        self.on_demand = on_demand or OnDemand()
         self._supervisors: dict[str, Supervisor] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self.secrets = SecretSet()
@@ -139,6 +143,8 @@ class Manager:
             on_tools=on_tools,
             policy=self.policy,
             redact=self._redactor(integration.id, integration.spec),
+            on_demand=integration.options.on_demand(self.on_demand),
+            on_idle=self._when_idle,
         )
         return supervisor
 
@@ -210,7 +216,28 @@ class Manager:
             supervisor = self._supervisors[integration_id] = self._supervisor(integration)
         if request.autostart:
             await self.autostart(integration_id)
+        elif supervisor.on_demand.start_on_demand:
+            await self._list_first(integration_id)
         return supervisor
+
+    async def _list_first(self, integration_id: str) -> None:
+        """Start a new on-demand integration once and stop it, so its tools are known (and
+        shown on ``/mcp``) before its first call; a failure stays in its status."""
+        supervisor = await self.autostart(integration_id)
+        if supervisor.active:
+            await self.stop(integration_id, reason="on_demand")
+
+    def _when_idle(self, integration_id: str) -> None:
+        self._tg.start_soon(self._idle_stop, integration_id)
+
+    async def _idle_stop(self, integration_id: str) -> None:
+        """Stop a server nobody has called for its ``idle_timeout``, unless a call came in
+        meanwhile."""
+        with suppress(IntegrationsError):
+            supervisor = self.get(integration_id)
+            timeout = supervisor.on_demand.idle_timeout
+            if timeout is not None and supervisor.idle_for() >= timeout:
+                await self.stop(integration_id, reason="idle")
 
     async def install_many(
         self,
@@ -287,13 +314,15 @@ class Manager:
         self.store.set_desired(supervisor.integration.id, desired)
         supervisor.integration = dataclasses.replace(supervisor.integration, desired=desired)
 
-    async def stop(self, integration_id: str) -> Supervisor:
+    async def stop(self, integration_id: str, reason: str = "requested") -> Supervisor:
         """Stop first (cancelling a start in progress at once), then record it, so a failed
-        write cannot leave running a server that the store says is stopped."""
+        write cannot leave running a server that the store says is stopped. ``reason``
+        shows in status: ``requested``, ``idle``, ``on_demand``."""
         self.get(integration_id).request_stop()
         async with self._locked(integration_id):
             supervisor = self.get(integration_id)
             await supervisor.stop()
+            supervisor.stop_reason = reason
             self._desire(supervisor, Status.STOPPED)
             return supervisor
 
@@ -325,7 +354,8 @@ class Manager:
         deadline is the caller's, else the integration's, else the hub's default."""
         supervisor = self.get(integration_id)
         options = supervisor.integration.options
-        if supervisor.connection is None and options.start_on_demand:
+        supervisor.touch()
+        if supervisor.connection is None and supervisor.on_demand.start_on_demand:
             await self.start(integration_id)
         seconds = deadline or options.call_timeout or DEFAULT_CALL_TIMEOUT
         return Calls(supervisor, seconds, caller, self.call_observer)

@@ -61,6 +61,16 @@ class OutputLimits:
 
 
 @dataclass(frozen=True)
+class OnDemand:
+    """Whether an integration starts on its first call while stopped, and after how many
+    seconds without a call a running one is stopped (None: never); the hub has defaults,
+    each integration may say otherwise."""
+
+    start_on_demand: bool = False
+    idle_timeout: float | None = None
+
+
+@dataclass(frozen=True)
 class IntegrationOptions:
     """How the hub treats an integration: ``call_timeout`` in seconds (None: the hub's
     default), whether a call to a stopped one starts it, when a server that exits by
@@ -68,7 +78,8 @@ class IntegrationOptions:
     and its output limits (None: the defaults of ``OutputLimits``)."""
 
     call_timeout: float | None = None
-    start_on_demand: bool = False
+    #: None: the hub's default (``OnDemand``).
+    start_on_demand: bool | None = None
     restart: str = "on-failure"
     max_message_bytes: int | None = None
     log_max_bytes: int | None = None
@@ -77,6 +88,14 @@ class IntegrationOptions:
     #: whose tools ask mid-call on their session fail under 2026-07-28), ``2026-07-28``,
     #: or ``auto`` (the newest the server offers).
     protocol: str = "2025-11-25"
+    #: Seconds without a call before the server is stopped; 0: never; None: the hub's default.
+    idle_timeout: float | None = None
+
+    def on_demand(self, defaults: OnDemand) -> OnDemand:
+        """What holds for this integration, given the hub's ``defaults``."""
+        start = defaults.start_on_demand if self.start_on_demand is None else self.start_on_demand
+        idle = defaults.idle_timeout if self.idle_timeout is None else self.idle_timeout
+        return OnDemand(start, idle or None)
 
     def limits(self) -> OutputLimits:
         given = {

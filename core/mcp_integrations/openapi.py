@@ -13,6 +13,7 @@ from mcp_integrations import __version__
 from mcp_integrations.bodies import (
     MAX_ENV_ENTRIES,
     MAX_ENV_VALUE_BYTES,
+    MAX_IDLE_TIMEOUT,
     MAX_SOURCE_CHARS,
     OUTPUT_LIMITS,
     PREVIEW_CHARS,
@@ -196,6 +197,20 @@ def _schemas() -> dict[str, Any]:
                     "object",
                     description="The server's MCP implementation info (name, version).",
                 ),
+                "start_on_demand": {
+                    "type": "boolean",
+                    "description": "Whether a call while it is stopped starts it.",
+                },
+                "idle_timeout": _nullable(
+                    "number", description="Seconds without a call before it is stopped."
+                ),
+                "stop_reason": _nullable(
+                    "string",
+                    enum=["requested", "idle", "on_demand", None],
+                    description="Why it is stopped: a stop was asked for, nobody called it "
+                    "for idle_timeout, or it waits for its first call.",
+                ),
+                "last_used_at": _nullable("number", description="Unix time of the last call."),
             },
             "examples": [
                 {
@@ -373,7 +388,15 @@ def _schemas() -> dict[str, Any]:
                 "start_on_demand": {
                     "type": "boolean",
                     "description": "A call to the integration while it is stopped starts "
-                    "it (else 409).",
+                    "it (else 409); its tools are listed at install and shown on /mcp "
+                    "while it is stopped (default: the hub's --start-on-demand).",
+                },
+                "idle_timeout": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": MAX_IDLE_TIMEOUT,
+                    "description": "Stop the server after this many seconds without a call "
+                    "(0: never; default: the hub's --idle-timeout).",
                 },
                 "env": {
                     "type": "object",

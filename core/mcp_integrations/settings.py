@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from mcp_integrations.models import OnDemand
 from mcp_integrations.tokens import TokenTable
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -35,7 +36,8 @@ class Settings:
     """``allowed_hosts`` and ``allowed_origins`` add to the hub's own names (``*``: any);
     with no ``tokens`` the API is open, which only loopback or ``insecure`` permits.
     ``header_timeout`` and ``body_timeout`` (seconds) close connections that send their
-    request too slowly; ``max_connections`` of None fits the cap to the open-files limit."""
+    request too slowly; ``max_connections`` of None fits the cap to the open-files limit.
+    ``on_demand`` is what integrations that do not say get: start on first call, idle stop."""
 
     host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()
@@ -47,6 +49,7 @@ class Settings:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int | None = None
+    on_demand: OnDemand = field(default_factory=OnDemand)
     _hosts: frozenset[str] = field(init=False, repr=False, compare=False)
     _origins: frozenset[str] = field(init=False, repr=False, compare=False)
 

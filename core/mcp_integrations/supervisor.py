@@ -12,7 +12,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,7 +35,14 @@ from mcp_integrations.errors import (
     StartCancelled,
     StartFailed,
 )
-from mcp_integrations.models import JSON, Integration, IntegrationEvent, Status, ToolInfo
+from mcp_integrations.models import (
+    JSON,
+    Integration,
+    IntegrationEvent,
+    OnDemand,
+    Status,
+    ToolInfo,
+)
 from mcp_integrations.redact import Redactor
 from mcp_integrations.relay import Relay
 from mcp_integrations.runtime import Connection, Runtime, describe_exit, is_modern, ping
@@ -98,8 +106,20 @@ class Supervisor:
         policy: RestartPolicy,
         redact: Redactor | None = None,
         on_notification: Callable[[str, types.ServerNotification], None] | None = None,
+        on_demand: OnDemand | None = None,
+        on_idle: Callable[[str], None] | None = None,
     ) -> None:
         self.integration = integration
+        self.on_demand = on_demand or OnDemand()
+        #: Told the integration's id once its server has had no call for ``idle_timeout``.
+        self._on_idle = on_idle
+        #: Calls in flight, and when the last one began or ended (monotonic, and wall time).
+        self.in_flight = 0
+        self._last_used = time.monotonic()
+        self.last_used_at: float | None = None
+        #: Why it is stopped: ``requested``, ``idle``, ``on_demand`` (waits for a first
+        #: call), None when it runs or never ran.
+        self.stop_reason: str | None = None
         self.redact = redact or Redactor([])
         self.relay = Relay()
         self.validators: dict[str, Validator] = {}
@@ -185,6 +205,7 @@ class Supervisor:
             self.restarts = 0
             self.last_error = None
             self.last_exit_code = None
+            self.stop_reason = None
             task_group.start_soon(self._run, runtime, name=f"supervisor:{self.integration.id}")
             await self._ready.wait()
         if self.status is Status.FAILED:
@@ -205,6 +226,37 @@ class Supervisor:
             if not self.active:
                 raise NotRunning(f"integration {self.integration.id!r} is {self.status}")
             await anyio.sleep(0.02)
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        """A call in flight: the server is not idle while it runs, nor for ``idle_timeout``
+        after it ends."""
+        self.in_flight += 1
+        self.touch()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.touch()
+
+    def touch(self) -> None:
+        self._last_used = time.monotonic()
+        self.last_used_at = time.time()
+
+    def idle_for(self) -> float:
+        """Seconds since the last call ended (0 while one is in flight)."""
+        return 0.0 if self.in_flight else time.monotonic() - self._last_used
+
+    async def _idle(self) -> None:
+        """Tell the manager once nobody has called for ``idle_timeout`` seconds: one sleep
+        per call-free stretch, no polling."""
+        seconds = self.on_demand.idle_timeout
+        if seconds is None or self._on_idle is None:
+            return
+        self.touch()
+        while self.in_flight or (left := seconds - self.idle_for()) > 0:  # noqa: ASYNC110
+            await anyio.sleep(seconds if self.in_flight else left)
+        self._on_idle(self.integration.id)
 
     def request_stop(self) -> None:
         """Ask the server to stop, cancelling at once a start in progress (a handshake that
@@ -313,6 +365,7 @@ class Supervisor:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._follow, connection)
                     tg.start_soon(self._listen, connection)
+                    tg.start_soon(self._idle)
                     tg.start_soon(self._check_health, connection)
                     await _until_either(self._stop_requested, connection.exited)
                     tg.cancel_scope.cancel()
@@ -488,5 +541,9 @@ class Supervisor:
             "protocol_version": self.connection.session.protocol_version
             if self.connection
             else None,
+            "start_on_demand": self.on_demand.start_on_demand,
+            "idle_timeout": self.on_demand.idle_timeout,
+            "stop_reason": self.stop_reason if self.status is Status.STOPPED else None,
+            "last_used_at": self.last_used_at,
             "server_info": self.server_info,
         }

@@ -10,11 +10,22 @@ from mcp_integrations.errors import UnknownPrompt, UnknownTool
 from mcp_integrations.gateway import names
 from mcp_integrations.manager import Manager
 from mcp_integrations.models import Status
+from mcp_integrations.supervisor import Supervisor
+
+
+def _shown(supervisor: Supervisor) -> bool:
+    """On ``/mcp``: what runs, and what starts on its first call (with the lists it had
+    when it last ran), so a client sees those tools before anything starts."""
+    if supervisor.status is Status.RUNNING:
+        return True
+    waiting = supervisor.status in (Status.STOPPED, Status.STARTING)
+    return waiting and supervisor.on_demand.start_on_demand and supervisor.unreadable is None
 
 
 @dataclass
 class View:
-    """A view over one integration (``only``) or over all that run (``only`` is None)."""
+    """A view over one integration (``only``) or over all that run or start on demand
+    (``only`` is None)."""
 
     manager: Manager
     only: str | None = None
@@ -30,7 +41,7 @@ class View:
         if self.only is not None:
             self.manager.get(self.only)
             return [self.only]
-        return [s.integration.id for s in self.manager.list() if s.status is Status.RUNNING]
+        return [s.integration.id for s in self.manager.list() if _shown(s)]
 
     def _assign(self, pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, str]]:
         if self.only is not None:
