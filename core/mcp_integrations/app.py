@@ -66,7 +66,7 @@ def _manager(request: Request) -> Manager:
 
 
 async def list_integrations(request: Request) -> Response:
-    return JSONResponse({"integrations": [s.status_json() for s in _manager(request).list()]})
+    return Response(_manager(request).listing(), media_type="application/json")
 
 
 async def install(request: Request) -> Response:

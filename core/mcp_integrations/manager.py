@@ -43,6 +43,7 @@ from mcp_integrations.models import (
     Principal,
     Status,
     ToolInfo,
+    encoded,
 )
 from mcp_integrations.plugins import Hooks
 from mcp_integrations.private import private_dir
@@ -101,6 +102,9 @@ class Manager:
         self.call_observer: CallObserver | None = None
         #: Set when the hub goes down: nothing starts any more.
         self.closing = False
+        #: Grows whenever anything a status shows changes.
+        self.revision = 0
+        self._listing: tuple[tuple[int, int, int], bytes] = ((-1, -1, -1), b"")
         for integration in store.list():
             self._supervisors[integration.id] = self._supervisor(integration)
         for integration_id, reason in store.unreadable().items():
@@ -145,6 +149,7 @@ class Manager:
             redact=self._redactor(integration.id, integration.spec),
             on_demand=integration.options.on_demand(self.on_demand),
             on_idle=self._when_idle,
+            on_change=self._changed,
         )
         return supervisor
 
@@ -176,6 +181,15 @@ class Manager:
 
     def list(self) -> list[Supervisor]:
         return list(self._supervisors.values())
+
+    def listing(self) -> bytes:
+        """``{"integrations": [every status]}`` as sent: made again when a status changed
+        and once a second (uptimes count seconds), not once per request."""
+        key = (self.generation, self.revision, int(time.monotonic()))
+        if self._listing[0] != key:
+            statuses = [s.status_json() for s in self._supervisors.values()]
+            self._listing = (key, encoded({"integrations": statuses}))
+        return self._listing[1]
 
     @asynccontextmanager
     async def _locked(self, integration_id: str) -> AsyncIterator[None]:
@@ -214,6 +228,7 @@ class Manager:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
             supervisor = self._supervisors[integration_id] = self._supervisor(integration)
+            self._changed()
         if request.autostart:
             await self.autostart(integration_id)
         elif supervisor.on_demand.start_on_demand:
@@ -226,6 +241,9 @@ class Manager:
         supervisor = await self.autostart(integration_id)
         if supervisor.active:
             await self.stop(integration_id, reason="on_demand")
+
+    def _changed(self) -> None:
+        self.revision += 1
 
     def _when_idle(self, integration_id: str) -> None:
         self._tg.start_soon(self._idle_stop, integration_id)
@@ -323,6 +341,7 @@ class Manager:
             supervisor = self.get(integration_id)
             await supervisor.stop()
             supervisor.stop_reason = reason
+            self._changed()
             self._desire(supervisor, Status.STOPPED)
             return supervisor
 

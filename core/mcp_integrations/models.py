@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 JSON = dict[str, Any]
+
+
+def encoded(data: JSON) -> bytes:
+    """JSON as the API sends it (as Starlette's ``JSONResponse`` encodes it), for answers
+    made once and sent many times."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 class Status(enum.StrEnum):

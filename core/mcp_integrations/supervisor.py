@@ -8,7 +8,6 @@ so no path can forget to reap it.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import random
 import time
@@ -42,6 +41,7 @@ from mcp_integrations.models import (
     OnDemand,
     Status,
     ToolInfo,
+    encoded,
 )
 from mcp_integrations.redact import Redactor
 from mcp_integrations.relay import Relay
@@ -88,11 +88,6 @@ async def _until_either(first: anyio.Event, second: anyio.Event) -> None:
         tg.start_soon(wait, second)
 
 
-def _encoded(data: JSON) -> bytes:
-    """JSON as Starlette's ``JSONResponse`` encodes it."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-
-
 class Supervisor:
     """Runs one integration's server in the hub's task group and tracks its status."""
 
@@ -108,8 +103,11 @@ class Supervisor:
         on_notification: Callable[[str, types.ServerNotification], None] | None = None,
         on_demand: OnDemand | None = None,
         on_idle: Callable[[str], None] | None = None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.integration = integration
+        #: Told whenever something its status shows changes (for snapshots of statuses).
+        self.changed = on_change
         self.on_demand = on_demand or OnDemand()
         #: Told the integration's id once its server has had no call for ``idle_timeout``.
         self._on_idle = on_idle
@@ -170,6 +168,7 @@ class Supervisor:
     def last_error(self, text: str | None) -> None:
         """Every error text passes the integration's redactor before anyone can read it."""
         self._last_error = None if text is None else self.redact(text)
+        self.changed()
 
     @property
     def active(self) -> bool:
@@ -178,6 +177,7 @@ class Supervisor:
 
     def _set(self, status: Status, *, exit_code: int | None = None) -> None:
         previous, self.status = self.status, status
+        self.changed()
         if previous is status:
             return
         event = IntegrationEvent(
@@ -242,6 +242,7 @@ class Supervisor:
     def touch(self) -> None:
         self._last_used = time.monotonic()
         self.last_used_at = time.time()
+        self.changed()
 
     def idle_for(self) -> float:
         """Seconds since the last call ended (0 while one is in flight)."""
@@ -502,7 +503,7 @@ class Supervisor:
         a request no more than a small one."""
         if self._tools_body[0] is not self.tools:
             body = {"tools": [tool.to_json() for tool in self.tools]}
-            self._tools_body = (self.tools, _encoded(body))
+            self._tools_body = (self.tools, encoded(body))
         return self._tools_body[1]
 
     def accept_tools(self, listed: Listed) -> bool:
