@@ -124,7 +124,8 @@ async def restart(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    return JSONResponse(_manager(request).get(request.path_params["id"]).status_json())
+    supervisor = _manager(request).get(request.path_params["id"])
+    return Response(supervisor.status_body(), media_type="application/json")
 
 
 async def tools(request: Request) -> Response:
@@ -235,6 +236,7 @@ def _guarded(handler: Handler, role: Role, action: str) -> Handler:
 READ, OPERATE = Role.READER, Role.OPERATOR
 ROUTES = [
     ("/integrations", list_integrations, "GET", READ, "listing integrations"),
+    ("/integrations/{id}/status", status, "GET", READ, "reading status"),
     ("/integrations/install", install, "POST", OPERATE, "installing"),
     ("/integrations/import", import_servers, "POST", OPERATE, "importing"),
     ("/integrations/export", export_servers, "GET", READ, "exporting"),
@@ -242,7 +244,6 @@ ROUTES = [
     ("/integrations/{id}/start", start, "POST", OPERATE, "starting"),
     ("/integrations/{id}/stop", stop, "POST", OPERATE, "stopping"),
     ("/integrations/{id}/restart", restart, "POST", OPERATE, "restarting"),
-    ("/integrations/{id}/status", status, "GET", READ, "reading status"),
     ("/integrations/{id}/tools", tools, "GET", READ, "listing tools"),
     ("/integrations/{id}/tools/{name}/call", call_tool, "POST", OPERATE, "calling tools"),
     ("/integrations/{id}/resources", resources, "GET", READ, "listing resources"),

@@ -341,7 +341,7 @@ class Manager:
             supervisor = self.get(integration_id)
             await supervisor.stop()
             supervisor.stop_reason = reason
-            self._changed()
+            supervisor.changed()
             self._desire(supervisor, Status.STOPPED)
             return supervisor
 

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -23,6 +24,8 @@ from mcp_integrations.models import JSON, IntegrationEvent, Status
 EVENT_BUFFER = 256
 FOLLOW_POLL_SECS = 0.2
 MAX_TAIL_LINES = 10_000
+#: Method and status pairs whose counters are kept at hand (the rest are looked up).
+MAX_COUNTED_PAIRS = 64
 
 
 def event_json(event: IntegrationEvent) -> JSON:
@@ -156,6 +159,16 @@ class Metrics:
         self.http_requests = Counter(
             "mcp_http_requests", "HTTP requests", ["method", "status"], registry=self.registry
         )
+        self._by_pair: dict[tuple[str, int], Any] = {}
+
+    def http_request(self, method: str, status: int) -> None:
+        """Count one answered request (the labelled counter looked up once per pair)."""
+        counter = self._by_pair.get((method, status))
+        if counter is None:
+            counter = self.http_requests.labels(method, str(status))
+            if len(self._by_pair) < MAX_COUNTED_PAIRS:
+                self._by_pair[method, status] = counter
+        counter.inc()
 
     def watch(self, manager: Manager) -> None:
         self.registry.register(IntegrationsCollector(manager))
@@ -179,7 +192,7 @@ class RequestCounter:
 
         async def counted(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.metrics.http_requests.labels(scope["method"], str(message["status"])).inc()
+                self.metrics.http_request(scope["method"], message["status"])
             await send(message)
 
         await self.app(scope, receive, counted)

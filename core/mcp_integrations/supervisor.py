@@ -106,8 +106,10 @@ class Supervisor:
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.integration = integration
-        #: Told whenever something its status shows changes (for snapshots of statuses).
-        self.changed = on_change
+        self._on_change = on_change
+        #: Grows whenever something its status shows changes.
+        self.version = 0
+        self._status_body: tuple[tuple[int, int], bytes] = ((-1, -1), b"")
         self.on_demand = on_demand or OnDemand()
         #: Told the integration's id once its server has had no call for ``idle_timeout``.
         self._on_idle = on_idle
@@ -522,6 +524,18 @@ class Supervisor:
         data = result.model_dump(mode="json", by_alias=True, exclude_none=True)
         scrubbed = self._scrubbed(data)
         return result if scrubbed == data else type(result).model_validate(scrubbed)
+
+    def changed(self) -> None:
+        self.version += 1
+        self._on_change()
+
+    def status_body(self) -> bytes:
+        """``status_json()`` as sent: made again when it changed and once a second
+        (uptime counts seconds), not once per request."""
+        key = (self.version, int(time.monotonic()))
+        if self._status_body[0] != key:
+            self._status_body = (key, encoded(self.status_json()))
+        return self._status_body[1]
 
     def status_json(self) -> dict[str, Any]:
         return {
