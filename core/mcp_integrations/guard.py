@@ -12,7 +12,6 @@ held request keeps a connection, and so a file descriptor, busy.
 from __future__ import annotations
 
 import anyio
-from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,16 +51,27 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 _OWS = (b" ", b"\t")
+#: The headers the checks read.
+_READ = frozenset({b"host", b"origin", b"content-length", b"transfer-encoding", b"content-type"})
+#: Distinct ``Host`` values whose verdict is remembered.
+MAX_KNOWN_HOSTS = 64
 
 
-def _trimmed(scope: Scope) -> Scope:
-    """Header values without the spaces and tabs around them, which are not part of a
-    value (RFC 9110) but which httptools keeps at the end: the SDK compares
-    ``Mcp-Name`` with the body byte for byte."""
+def _read(scope: Scope) -> tuple[dict[str, str], Scope]:
+    """The headers the checks read (the first of each name), in one pass over the request's
+    headers; and the scope with header values trimmed of the spaces and tabs around them,
+    which are not part of a value (RFC 9110) but which httptools keeps at the end: the SDK
+    compares ``Mcp-Name`` with the body byte for byte."""
     raw = scope["headers"]
-    if not any(value.endswith(_OWS) or value.startswith(_OWS) for _, value in raw):
-        return scope
-    return {**scope, "headers": [(name, value.strip(b" \t")) for name, value in raw]}
+    found: dict[str, str] = {}
+    padded = False
+    for name, value in raw:
+        if name in _READ and name.decode() not in found:
+            found[name.decode()] = value.decode("latin-1").strip(" \t")
+        padded = padded or value.endswith(_OWS) or value.startswith(_OWS)
+    if padded:
+        scope = {**scope, "headers": [(name, value.strip(b" \t")) for name, value in raw]}
+    return found, scope
 
 
 class Guard:
@@ -70,12 +80,13 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self._hosts: dict[str, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
+        headers, trimmed = _read(scope)
         try:
             self._check_host(headers)
             self._check_origin(headers, scope)
@@ -87,17 +98,25 @@ class Guard:
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        await self.app(_trimmed(scope), receive, send)
+        await self.app(trimmed, receive, send)
 
-    def _check_host(self, headers: Headers) -> None:
+    def _host_allowed(self, host: str) -> bool:
+        allowed = self._hosts.get(host)
+        if allowed is None:
+            allowed = bool(host) and self.settings.host_allowed(hostname(host))
+            if len(self._hosts) < MAX_KNOWN_HOSTS:
+                self._hosts[host] = allowed
+        return allowed
+
+    def _check_host(self, headers: dict[str, str]) -> None:
         host = headers.get("host", "")
-        if not host or not self.settings.host_allowed(hostname(host)):
+        if not self._host_allowed(host):
             raise MisdirectedRequest(
                 f"this hub does not answer to the host {host[:60]!r}; start it with "
                 "--allowed-host NAME to add a name"
             )
 
-    def _check_origin(self, headers: Headers, scope: Scope) -> None:
+    def _check_origin(self, headers: dict[str, str], scope: Scope) -> None:
         origin = headers.get("origin")
         if origin is None:
             return
@@ -110,7 +129,7 @@ class Guard:
             )
 
     def _check_body(
-        self, headers: Headers, method: str, receive: Receive, send: Send
+        self, headers: dict[str, str], method: str, receive: Receive, send: Send
     ) -> tuple[Receive, Send]:
         length = headers.get("content-length")
         has_body = "transfer-encoding" in headers or (length is not None and length != "0")
