@@ -493,7 +493,7 @@ def test_a_bad_restart_mode_is_400(client: TestClient) -> None:
 def test_a_server_that_stops_answering_is_unhealthy_then_restarted(data_dir: Path) -> None:
     watchful = RestartPolicy(
         backoff_initial=0.05, health_interval=0.2, health_timeout=0.3, health_failures=3
-    )
+    )  # the idle interval stays long: the frozen server has a call in flight
     app = create_app(data_dir, settings=TEST_SETTINGS, policy=watchful)
     seen: list[str] = []
     with TestClient(app) as client:
@@ -517,6 +517,34 @@ def test_a_server_that_stops_answering_is_unhealthy_then_restarted(data_dir: Pat
         assert now["restarts"] == 1 and "did not answer 3 pings" in now["last_error"]
         assert not pid_alive(pid)
         frozen.join(10)
+
+
+def test_an_idle_server_is_pinged_seldom_and_a_busy_one_often(data_dir: Path) -> None:
+    """Idle, a frozen server goes unnoticed for a while (no ping is due: pings cost the hub
+    CPU per server); a call that begins brings the next ping forward, and the hub sees it."""
+    policy = RestartPolicy(
+        health_interval=0.1, idle_health_interval=60, health_timeout=0.3, health_failures=50
+    )
+    app = create_app(data_dir, settings=TEST_SETTINGS, policy=policy)
+    with TestClient(app) as client:
+        client.post("/integrations/install", json={**toy_install(), "call_timeout": 5})
+        pid = client.post("/integrations/toy/start").json()["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(1.0)  # ten short intervals: an idle server is not pinged in them
+            assert _status(client)["status"] == "running"
+            call = threading.Thread(
+                target=client.post,
+                args=("/integrations/toy/tools/echo/call",),
+                kwargs={"json": {"arguments": {"text": "hi"}}},
+                daemon=True,
+            )
+            call.start()
+            wait_until(lambda: _status(client)["status"] == "unhealthy", what="a missed ping")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: _status(client)["status"] == "running", what="the answer again")
+        call.join(10)
 
 
 def test_the_server_log_is_bounded(client: TestClient, data_dir: Path) -> None:

@@ -66,9 +66,13 @@ class RestartPolicy:
     window: float = 300.0
     stable_after: float = 60.0
     tools_timeout: float = 30.0
-    #: A running server is pinged this often; after ``health_failures`` pings in a row go
-    #: unanswered within ``health_timeout`` it is restarted like a crashed one.
+    #: A running server is pinged this often while calls are in flight (or after a missed
+    #: ping), and every ``idle_health_interval`` while it is idle: pings cost the hub CPU
+    #: for every server it runs, and an exit is seen at once without them. After
+    #: ``health_failures`` pings in a row go unanswered within ``health_timeout`` it is
+    #: restarted like a crashed one.
     health_interval: float = 15.0
+    idle_health_interval: float = 300.0
     health_timeout: float = 5.0
     health_failures: int = 2
 
@@ -115,6 +119,8 @@ class Supervisor:
         self._on_idle = on_idle
         #: Calls in flight, and when the last one began or ended (monotonic, and wall time).
         self.in_flight = 0
+        #: Set when a call begins on an idle server, for the health checks.
+        self._busy = anyio.Event()
         self._last_used = time.monotonic()
         self.last_used_at: float | None = None
         #: Why it is stopped: ``requested``, ``idle``, ``on_demand`` (waits for a first
@@ -234,6 +240,8 @@ class Supervisor:
         """A call in flight: the server is not idle while it runs, nor for ``idle_timeout``
         after it ends."""
         self.in_flight += 1
+        if self.in_flight == 1:
+            self._busy.set()
         self.touch()
         try:
             yield
@@ -403,10 +411,17 @@ class Supervisor:
 
     async def _check_health(self, connection: Connection) -> None:
         """Ping the server: one that stops answering is ``unhealthy``, then lost (and so
-        restarted by the policy); one that answers again is ``running`` again."""
+        restarted by the policy); one that answers again is ``running`` again. A call
+        beginning on an idle server brings the next ping forward to the shorter interval."""
         missed = 0
         while True:
-            await anyio.sleep(self.policy.health_interval)
+            watchful = missed or self.in_flight
+            policy = self.policy
+            interval = policy.health_interval if watchful else policy.idle_health_interval
+            self._busy = anyio.Event()
+            with anyio.move_on_after(interval):
+                await self._busy.wait()
+                continue
             try:
                 with anyio.fail_after(self.policy.health_timeout):
                     await ping(connection.session)

@@ -257,7 +257,7 @@ MODERN_SERVER = Path(__file__).parent.parent / "servers" / "modern.py"
 @pytest.fixture
 def modern_hub(data_dir: Path, tmp_path: Path) -> Iterator[str]:
     """A hub running ``modern.py`` with ``"protocol": "auto"``, pinged often."""
-    policy = RestartPolicy(health_interval=0.1, health_timeout=2)
+    policy = RestartPolicy(health_interval=0.1, idle_health_interval=0.1, health_timeout=2)
     app = create_app(data_dir, settings=Settings(), policy=policy)
     with serve_asgi(app, lifespan=True, timeout=30) as url, httpx.Client(base_url=url) as http:
         body = {
