@@ -8,11 +8,17 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
+from mcp import Client
 from starlette.testclient import TestClient
 
-from tests.helpers import toy_install, wait_until
+from mcp_integrations.app import create_app
+from mcp_integrations.supervisor import OFF_LOOP_TOOLS
+from tests.conftest import FAST_RESTARTS, TEST_SETTINGS
+from tests.helpers import serve_asgi, toy_install, wait_until
 
 
 @pytest.fixture
@@ -57,3 +63,20 @@ def test_a_changed_list_is_listed_again(client: TestClient) -> None:
     wait_until(grown, what="the grown tool listed")
     status = client.get("/integrations/toy/status").json()
     assert status["tools_count"] == len(client.get("/integrations/toy/tools").json()["tools"])
+
+
+@pytest.mark.anyio
+async def test_a_big_list_is_served_whole_on_rest_and_mcp(data_dir: Path) -> None:
+    """Past ``OFF_LOOP_TOOLS`` the list is prepared in a worker thread; it arrives whole."""
+    app = create_app(data_dir, settings=TEST_SETTINGS, policy=FAST_RESTARTS)
+    extra = OFF_LOOP_TOOLS * 3
+    with serve_asgi(app, lifespan=True, timeout=30) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            body = toy_install("big", TOY_EXTRA_TOOLS=str(extra))
+            assert (await http.post("/integrations/install", json=body)).status_code == 201
+            assert (await http.post("/integrations/big/start")).status_code == 200
+            rest = (await http.get("/integrations/big/tools")).json()["tools"]
+            assert sum(t["name"].startswith("tool_") for t in rest) == extra
+            async with Client(f"{url}/mcp") as client:
+                listed = (await client.list_tools()).tools
+            assert {f"big__{t['name']}" for t in rest} == {t.name for t in listed}

@@ -51,6 +51,12 @@ logger = logging.getLogger(__name__)
 ResultT = TypeVar("ResultT", bound=BaseModel)
 #: How long after a 2026-07-28 server's listen stream is lost it is opened again.
 LISTEN_RETRY_SECS = 1.0
+#: Tool lists longer than this are prepared off the event loop.
+OFF_LOOP_TOOLS = 200
+
+
+def _tools_body(tools: tuple[ToolInfo, ...]) -> bytes:
+    return encoded({"tools": [tool.to_json() for tool in tools]})
 
 
 @dataclass(frozen=True)
@@ -362,7 +368,7 @@ class Supervisor:
                 with anyio.fail_after(self.policy.tools_timeout):
                     listed = await list_all_tools(connection.session)
                 info = connection.session.server_info
-                self.accept_tools(listed)
+                await self.accept_tools(listed)
                 await self._relist(connection, KINDS)
                 info_json = info.model_dump(mode="json", exclude_none=True) if info else None
                 self.server_info = self._scrubbed(info_json)
@@ -446,7 +452,7 @@ class Supervisor:
             if isinstance(notification, types.ToolListChangedNotification):
                 with anyio.move_on_after(self.policy.tools_timeout):
                     listed = await list_all_tools(connection.session)
-                    if self.accept_tools(listed):
+                    if await self.accept_tools(listed):
                         self._on_tools(self.tools, self.server_info)
             elif isinstance(notification, types.ResourceListChangedNotification):
                 await self._relist(connection, ("resources",))
@@ -519,15 +525,23 @@ class Supervisor:
         """``{"tools": [...]}`` as the API sends it, encoded once per list: a big list costs
         a request no more than a small one."""
         if self._tools_body[0] is not self.tools:
-            body = {"tools": [tool.to_json() for tool in self.tools]}
-            self._tools_body = (self.tools, encoded(body))
+            self._tools_body = (self.tools, _tools_body(self.tools))
         return self._tools_body[1]
 
-    def accept_tools(self, listed: Listed) -> bool:
-        """Take a freshly listed set of tools; True when it differs from the last one."""
+    def _prepared(self, listed: Listed) -> tuple[tuple[ToolInfo, ...], bytes, bool]:
+        tools = tuple(ToolInfo.from_wire(self._scrubbed(tool.wire)) for tool in listed.tools)
+        return tools, _tools_body(tools), tools != self.tools
+
+    async def accept_tools(self, listed: Listed) -> bool:
+        """Take a freshly listed set of tools, secrets masked and encoded for ``/tools``;
+        True when it differs from the last one. A big list is prepared in a worker thread,
+        so other requests go on meanwhile."""
+        if len(listed.tools) > OFF_LOOP_TOOLS:
+            tools, body, changed = await anyio.to_thread.run_sync(self._prepared, listed)
+        else:
+            tools, body, changed = self._prepared(listed)
         self.tools_hint = listed.hint
-        scrubbed = tuple(ToolInfo.from_wire(self._scrubbed(tool.wire)) for tool in listed.tools)
-        changed, self.tools = scrubbed != self.tools, scrubbed
+        self.tools, self._tools_body = tools, (tools, body)
         if changed:
             self.validators.clear()
         return changed

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import anyio
 import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel import Server
@@ -33,6 +34,7 @@ from mcp_integrations.gateway.bridge import (
 from mcp_integrations.gateway.caller import SessionCaller
 from mcp_integrations.gateway.clients import Clients
 from mcp_integrations.gateway.views import View
+from mcp_integrations.supervisor import OFF_LOOP_TOOLS
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
@@ -75,6 +77,8 @@ class GatewayServer(Server[Any]):
         self.view = view
         self.clients = clients
         self.bridge = bridge
+        #: The tools as last listed, for the view's map they were made from.
+        self._tool_list: tuple[dict[str, tuple[str, str]] | None, list[types.Tool]] = (None, [])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             super().__init__(
@@ -154,13 +158,27 @@ class GatewayServer(Server[Any]):
         ids = sorted(self.view.integration_ids())
         return [(i, item) for i in ids for item in items(manager.get(i).catalog)]
 
+    def _wire_tools(self, exposed: dict[str, tuple[str, str]]) -> list[types.Tool]:
+        """The tools as listed, under the names this endpoint shows them by."""
+        manager = self.view.manager
+        owners = {integration_id for integration_id, _ in exposed.values()}
+        by_name = {i: {t.name: t for t in manager.get(i).tools} for i in owners}
+        return [
+            types.Tool.model_validate({**by_name[i][name].wire, "name": shown})
+            for shown, (i, name) in exposed.items()
+        ]
+
     async def _list_tools(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        tools = []
-        for exposed, (integration_id, name) in self.view.tools().items():
-            tool = next(t for t in self.view.manager.get(integration_id).tools if t.name == name)
-            tools.append(types.Tool.model_validate({**tool.wire, "name": exposed}))
+        exposed = self.view.tools()
+        if self._tool_list[0] is not exposed:
+            if len(exposed) > OFF_LOOP_TOOLS:
+                tools = await anyio.to_thread.run_sync(self._wire_tools, exposed)
+            else:
+                tools = self._wire_tools(exposed)
+            self._tool_list = (exposed, tools)
+        tools = self._tool_list[1]
         parts = (self.view.manager.get(i).tools_hint for i in self.view.integration_ids())
         hint = merged_hint(parts)
         return types.ListToolsResult(tools=tools, ttl_ms=hint.ttl_ms, cache_scope=hint.scope)
