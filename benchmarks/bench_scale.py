@@ -86,7 +86,7 @@ START_TIMEOUT = 120.0
 READS = {"list": "GET /integrations", "status": "GET /integrations/{id}/status"}
 TOOLS_PATH = "/integrations/big/tools"
 #: How often the hub pings a running server (RestartPolicy.health_interval).
-HEALTH_SECS = RestartPolicy().health_interval
+HEALTH_SECS = RestartPolicy().idle_health_interval
 SCRIPT = Path(__file__).resolve()
 TARGETS = ("hub", "bare")
 
@@ -454,8 +454,8 @@ def idle_lines(none: Idle, some: Idle) -> list[str]:
         f"{each_one['rss_kib']:+.0f} KiB |"
     )
     lines.append(
-        f"\nThe hub pings each running server every {HEALTH_SECS:g} s: a window shorter than "
-        "that may hold none of those pings. CPU is counted in clock ticks "
+        f"\nThe hub pings an idle server every {HEALTH_SECS:g} s (a busy one more often): a "
+        "window shorter than that may hold none of those pings. CPU is counted in clock ticks "
         f"({1000 / CLOCK_TICKS:g} ms)."
     )
     return lines
