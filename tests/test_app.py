@@ -594,3 +594,14 @@ def test_status_names_the_revision_spoken_with_the_server(client: TestClient) ->
     running = client.post("/integrations/toy/start").json()
     assert running["protocol_version"] == "2025-11-25"
     assert client.post("/integrations/toy/stop").json()["protocol_version"] is None
+
+
+def test_sources_are_listed_as_forms(client: TestClient) -> None:
+    """What a dashboard or the CLI builds install bodies from; no values, only fields."""
+    response = client.get("/sources")
+    assert response.status_code == 200
+    forms = {form["prefix"]: form for form in response.json()["sources"]}
+    github = forms["github-connector"]
+    token = next(f for f in github["fields"] if f["name"] == "GITHUB_TOKEN")
+    assert token["secret"] and token["env"] and token["required"]
+    assert forms["docker:"]["source_field"]["name"] == "image"

@@ -16,7 +16,7 @@ from mcp_integrations.errors import (
     UnknownSource,
     UnsupportedRuntime,
 )
-from mcp_integrations.models import InstallRequest, LaunchSpec
+from mcp_integrations.models import FormField, InstallRequest, LaunchSpec, SourceForm
 from mcp_integrations.plugins import BUILTIN_PLUGINS, Hooks
 
 
@@ -33,6 +33,7 @@ def test_every_hook_is_documented() -> None:
         "create_runtime",
         "authenticate",
         "integration_event",
+        "install_forms",
     }
     for hook in hooks:
         assert hook.__doc__ and len(hook.__doc__.split()) >= 8, f"{hook.__name__} needs a docstring"
@@ -113,3 +114,27 @@ def test_a_broken_connector_entry_point_is_skipped(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(connectors, "entry_points", lambda group: [wrong])
     with pytest.raises(InvalidConnector, match="'wrong-connector'"):
         ConnectorRegistry.from_entry_points()
+
+
+def test_install_forms_describe_every_builtin_source(plugin_manager: pluggy.PluginManager) -> None:
+    forms = {form.prefix: form for form in Hooks(plugin_manager).install_forms()}
+    assert {"command", "", "pypi:", "npm:", "docker:", "postgresql-connector"} <= set(forms)
+    database_url = next(f for f in forms["postgresql-connector"].fields if f.name == "DATABASE_URL")
+    assert database_url.env and database_url.secret and database_url.required
+    assert forms["pypi:"].source_field is not None and forms["pypi:"].admin
+    assert not forms["postgresql-connector"].admin
+
+
+def test_two_plugins_cannot_describe_one_source(plugin_manager: pluggy.PluginManager) -> None:
+    class Shadow:
+        @hookimpl
+        def install_forms(self) -> list[SourceForm]:
+            return [SourceForm("command", "Another command", fields=(FormField("x"),))]
+
+    plugin = Shadow()
+    plugin_manager.register(plugin, name="shadow")
+    try:
+        with pytest.raises(InvalidConnector, match="'command'"):
+            Hooks(plugin_manager).install_forms()
+    finally:
+        plugin_manager.unregister(plugin)

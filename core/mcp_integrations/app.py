@@ -166,6 +166,11 @@ async def get_prompt(request: Request) -> Response:
     return JSONResponse(result_json(result))
 
 
+async def sources(request: Request) -> Response:
+    forms = request.app.state.hooks.install_forms()
+    return JSONResponse({"sources": [form.to_json() for form in forms]})
+
+
 async def health(request: Request) -> Response:
     manager = _manager(request)
     body = {"status": "ok", "ready": manager.ready, "version": __version__}
@@ -250,6 +255,7 @@ ROUTES = [
     ("/integrations/{id}/resources/read", read_resource, "GET", READ, "reading resources"),
     ("/integrations/{id}/prompts", prompts, "GET", READ, "listing prompts"),
     ("/integrations/{id}/prompts/{name}/get", get_prompt, "POST", READ, "getting prompts"),
+    ("/sources", sources, "GET", READ, "listing install sources"),
     ("/openapi.json", openapi_document, "GET", READ, "reading the API's description"),
     ("/health", health, "GET", READ, "checking health"),
     ("/events", events, "GET", READ, "following events"),
@@ -331,4 +337,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = observed
+    app.state.hooks = hooks
     return app

@@ -10,7 +10,13 @@ import pluggy
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
-    from mcp_integrations.models import InstallRequest, IntegrationEvent, LaunchSpec, Principal
+    from mcp_integrations.models import (
+        InstallRequest,
+        IntegrationEvent,
+        LaunchSpec,
+        Principal,
+        SourceForm,
+    )
     from mcp_integrations.runtime import Runtime
     from mcp_integrations.settings import Settings
 
@@ -24,6 +30,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
     """Turn an install source into a LaunchSpec, or return None when this plugin does not
     know the source. Must be fast: the slow work belongs in ``prepare``."""
+
+
+@hookspec
+def install_forms() -> list[SourceForm] | None:
+    """The sources this plugin installs, as forms a client builds install bodies from
+    (``GET /sources``: the dashboard's install form, the CLI's prompts for secrets)."""
 
 
 @hookspec(firstresult=True)

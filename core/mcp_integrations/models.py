@@ -261,3 +261,40 @@ class IntegrationEvent:
     pid: int | None = None
     exit_code: int | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of an install body, as a source declares it for the forms that build one
+    (the dashboard, the CLI's prompts). ``kind``: ``string``, ``number``, ``boolean``,
+    ``list`` (of strings), ``map`` (of strings) or ``choice`` (one of ``choices``); an
+    ``env`` field goes in the body's ``env``; a ``secret`` one is typed masked and never
+    shown back."""
+
+    name: str
+    kind: str = "string"
+    required: bool = False
+    secret: bool = False
+    env: bool = False
+    description: str = ""
+    choices: tuple[str, ...] = ()
+
+    def to_json(self) -> JSON:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SourceForm:
+    """An install source as a form: the body's ``source`` is ``prefix`` followed by what is
+    typed in ``source_field`` when there is one (``pypi:`` and a requirement), else
+    ``prefix`` alone (a connector's name); ``admin``: installing it needs the admin role."""
+
+    prefix: str
+    title: str
+    description: str = ""
+    source_field: FormField | None = None
+    fields: tuple[FormField, ...] = ()
+    admin: bool = False
+
+    def to_json(self) -> JSON:
+        return dataclasses.asdict(self)

@@ -10,12 +10,18 @@ from typing import TYPE_CHECKING, cast
 import pluggy
 
 from mcp_integrations import hookspecs
-from mcp_integrations.errors import UnknownSource, UnsupportedRuntime
+from mcp_integrations.errors import InvalidConnector, UnknownSource, UnsupportedRuntime
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
-    from mcp_integrations.models import InstallRequest, IntegrationEvent, LaunchSpec, Principal
+    from mcp_integrations.models import (
+        InstallRequest,
+        IntegrationEvent,
+        LaunchSpec,
+        Principal,
+        SourceForm,
+    )
     from mcp_integrations.runtime import Runtime
     from mcp_integrations.settings import Settings
 
@@ -58,6 +64,16 @@ class Hooks:
         if spec is None:
             raise UnknownSource(f"no installed plugin knows the source {request.source[:200]!r}")
         return cast("LaunchSpec", spec)
+
+    def install_forms(self) -> list[SourceForm]:
+        """Every plugin's forms, by prefix; two plugins claiming one prefix is an error."""
+        forms: dict[str, SourceForm] = {}
+        for listed in self.pm.hook.install_forms():
+            for form in listed or ():
+                if form.prefix in forms:
+                    raise InvalidConnector(f"two plugins describe the source {form.prefix!r}")
+                forms[form.prefix] = form
+        return [forms[prefix] for prefix in sorted(forms)]
 
     def prepare(self, spec: LaunchSpec, workdir: Path) -> LaunchSpec:
         prepared = self.pm.hook.prepare(spec=spec, workdir=workdir)

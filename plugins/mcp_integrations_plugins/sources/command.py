@@ -28,7 +28,7 @@ from mcp_integrations.bodies import (
     string_list,
 )
 from mcp_integrations.errors import BadRequest
-from mcp_integrations.models import InstallRequest, LaunchSpec
+from mcp_integrations.models import FormField, InstallRequest, LaunchSpec, SourceForm
 
 #: A command given as one string is split in Python; bound the work before splitting.
 MAX_COMMAND_LINE_CHARS = 64 * 1024
@@ -110,3 +110,17 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
         cwd=_cwd(request.options.get("cwd")),
         default_id=_default_id(command[0]),
     )
+
+
+@hookimpl
+def install_forms() -> list[SourceForm]:
+    fields = (
+        FormField("command", "list", required=True, description="the program and its arguments"),
+        FormField("cwd", description="the absolute folder it runs in"),
+        FormField(
+            "env", "map", secret=True, description="passed to the server; every value is secret"
+        ),
+    )
+    return [
+        SourceForm("command", "Local command", "Any MCP server on stdio", fields=fields, admin=True)
+    ]

@@ -11,7 +11,7 @@ import sys
 from mcp_integrations import hookimpl
 from mcp_integrations.connectors import Connector, ConnectorRegistry
 from mcp_integrations.errors import BadRequest
-from mcp_integrations.models import InstallRequest, LaunchSpec
+from mcp_integrations.models import FormField, InstallRequest, LaunchSpec, SourceForm
 
 
 def _flag_env(connector: Connector, request: InstallRequest) -> dict[str, str]:
@@ -42,3 +42,22 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
         arbitrary_code=False,
         declared_env=tuple(var.name for var in connector.env),
     )
+
+
+@hookimpl
+def install_forms() -> list[SourceForm]:
+    """Each connector installed, with the variables it declares and its flags."""
+    forms = []
+    for name, connector in ConnectorRegistry.from_entry_points().items():
+        env = tuple(
+            FormField(
+                v.name, required=v.required, secret=v.secret, env=True, description=v.description
+            )
+            for v in connector.env
+        )
+        flags = tuple(
+            FormField(option, "boolean", description=f"sets {variable}=1")
+            for option, variable in connector.flags.items()
+        )
+        forms.append(SourceForm(name, name, connector.description, fields=env + flags))
+    return forms

@@ -22,7 +22,7 @@ from typing import Any
 from mcp_integrations import hookimpl
 from mcp_integrations.bodies import kind, only_options, preview
 from mcp_integrations.errors import BadRequest, InstallFailed
-from mcp_integrations.models import InstallRequest, LaunchSpec
+from mcp_integrations.models import FormField, InstallRequest, LaunchSpec, SourceForm
 from mcp_integrations.private import open_private
 from mcp_integrations.processes import run_logged
 from mcp_integrations_plugins.runtimes.docker import (
@@ -190,3 +190,18 @@ def prepare(spec: LaunchSpec, workdir: Path) -> LaunchSpec | None:
     except (DockerUnavailable, subprocess.TimeoutExpired) as exc:
         raise InstallFailed(f"cannot install docker image {spec.image!r}: {exc}") from exc
     return None
+
+
+@hookimpl
+def install_forms() -> list[SourceForm]:
+    image = FormField("image", required=True, description="e.g. mcp/time:latest")
+    fields = (
+        FormField("cpus", "number", description=f"{MIN_CPUS:g} or more"),
+        FormField("memory", description="a limit such as 256m"),
+        FormField("network", description="none, bridge, or a network's name"),
+        FormField(
+            "env", "map", secret=True, description="passed to the server; every value is secret"
+        ),
+    )
+    description = "An MCP server on stdio in a container image"
+    return [SourceForm(PREFIX, "Docker image", description, image, fields, admin=True)]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from mcp_integrations import hookimpl
 from mcp_integrations.errors import BadRequest
-from mcp_integrations.models import InstallRequest, LaunchSpec
+from mcp_integrations.models import FormField, InstallRequest, LaunchSpec, SourceForm
 
 TRANSPORTS = ("streamable-http", "sse")
 MAX_HEADERS = 50
@@ -76,3 +76,14 @@ def resolve_source(source: str, request: InstallRequest) -> LaunchSpec | None:
         headers=_headers(request.options.get("headers")),
         description=f"a remote MCP server over {transport}",
     )
+
+
+@hookimpl
+def install_forms() -> list[SourceForm]:
+    url = FormField("url", required=True, description="https://host/mcp, without credentials")
+    fields = (
+        FormField("transport", "choice", choices=TRANSPORTS, description="streamable-http or sse"),
+        FormField("headers", "map", secret=True, description="sent with every request"),
+    )
+    description = "An MCP server running elsewhere, by its URL"
+    return [SourceForm("", "Remote URL", description, url, fields, admin=True)]
