@@ -9,10 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pluggy
 import pytest
 from starlette.testclient import TestClient
 
+from mcp_integrations import hookimpl
 from mcp_integrations.app import create_app
+from mcp_integrations.errors import InstallFailed
+from mcp_integrations.models import InstallEvent, LaunchSpec
 from mcp_integrations.settings import Settings
 from mcp_integrations.tokens import TokenTable
 from tests.conftest import FAST_RESTARTS, MakeClient
@@ -58,7 +62,7 @@ def test_health_answers_without_a_token(make_client: MakeClient) -> None:
     assert client.get("/metrics").status_code == 401
 
 
-def test_events_stream_every_status_change(hub: httpx.Client) -> None:
+def test_events_stream_installs_and_every_status_change(hub: httpx.Client) -> None:
     found: list[str] = []
     ready = threading.Event()
     reader = threading.Thread(
@@ -70,7 +74,10 @@ def test_events_stream_every_status_change(hub: httpx.Client) -> None:
     hub.post("/integrations/toy/start")
     reader.join(15)
     assert not reader.is_alive()
-    changes = [(e["id"], e["from"], e["to"]) for e in map(json.loads, found)]
+    events = [json.loads(line) for line in found]
+    installs = [(e["id"], e["phase"], e["source"]) for e in events if "phase" in e]
+    assert installs == [("toy", "installing", "command"), ("toy", "installed", "command")]
+    changes = [(e["id"], e["from"], e["to"]) for e in events if "phase" not in e]
     assert changes == [("toy", "stopped", "starting"), ("toy", "starting", "running")]
 
 
@@ -104,3 +111,27 @@ def test_metrics_in_prometheus_text(client: TestClient) -> None:
     assert 'mcp_tool_calls_total{id="toy",outcome="ok"} 1.0' in text
     assert 'mcp_tool_call_seconds_count{id="toy"} 1.0' in text
     assert 'mcp_http_requests_total{method="POST",status="422"} 1.0' in text
+
+
+def test_a_failed_install_is_an_event(
+    make_client: MakeClient, plugin_manager: pluggy.PluginManager
+) -> None:
+    class Broken:
+        @hookimpl
+        def prepare(self, spec: LaunchSpec, workdir: Path) -> LaunchSpec | None:
+            raise InstallFailed("the package index said no")
+
+    plugin = Broken()
+    plugin_manager.register(plugin, name="broken")
+    try:
+        client = make_client()
+        seen: list[InstallEvent] = []
+        client.app.state.manager.install_listeners.append(seen.append)  # type: ignore[attr-defined]
+        response = client.post("/integrations/install", json=toy_install())
+        assert response.status_code == 502, response.text
+        assert [(e.phase, e.error) for e in seen] == [
+            ("installing", None),
+            ("failed", "the package index said no"),
+        ]
+    finally:
+        plugin_manager.unregister(plugin)

@@ -35,6 +35,7 @@ from mcp_integrations.errors import (
 from mcp_integrations.logscrub import SecretSet
 from mcp_integrations.models import (
     JSON,
+    InstallEvent,
     InstallRequest,
     Integration,
     IntegrationEvent,
@@ -95,6 +96,8 @@ class Manager:
         self.secrets = SecretSet()
         #: Told of every status change and of what servers say unasked; must not block.
         self.listeners: list[Listener] = []
+        #: Told how each install goes; must not block.
+        self.install_listeners: list[Callable[[InstallEvent], None]] = []
         #: Grows whenever the set of running integrations or their tools may have changed.
         self.generation = 0
         #: True once what was running before the hub started runs again (readiness).
@@ -214,6 +217,7 @@ class Manager:
             if integration_id in self._supervisors:
                 raise AlreadyInstalled(f"an integration with id {integration_id!r} is installed")
             workdir = private_dir(self.workdirs / integration_id)
+            self._installing(integration_id, "installing", request.source)
             try:
                 spec = await anyio.to_thread.run_sync(self.hooks.prepare, spec, workdir)
                 integration = Integration(
@@ -224,11 +228,14 @@ class Manager:
                     options=request.integration_options,
                 )
                 self.store.add(integration)
-            except BaseException:
+            except BaseException as exc:
                 shutil.rmtree(workdir, ignore_errors=True)
+                why = exc.message if isinstance(exc, IntegrationsError) else "the install stopped"
+                self._installing(integration_id, "failed", request.source, why)
                 raise
             supervisor = self._supervisors[integration_id] = self._supervisor(integration)
             self._changed()
+            self._installing(integration_id, "installed", request.source)
         if request.autostart:
             await self.autostart(integration_id)
         elif supervisor.on_demand.start_on_demand:
@@ -241,6 +248,13 @@ class Manager:
         supervisor = await self.autostart(integration_id)
         if supervisor.active:
             await self.stop(integration_id, reason="on_demand")
+
+    def _installing(
+        self, integration_id: str, phase: str, source: str, error: str | None = None
+    ) -> None:
+        event = InstallEvent(integration_id, phase, source, error)
+        for listener in self.install_listeners:
+            listener(event)
 
     def _changed(self) -> None:
         self.revision += 1

@@ -264,6 +264,17 @@ class IntegrationEvent:
 
 
 @dataclass(frozen=True)
+class InstallEvent:
+    """How an install goes (``installing``, ``installed``, ``failed``), for clients that
+    show progress while a package is fetched or an image pulled."""
+
+    id: str
+    phase: str
+    source: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class FormField:
     """One field of an install body, as a source declares it for the forms that build one
     (the dashboard, the CLI's prompts). ``kind``: ``string``, ``number``, ``boolean``,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +19,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_integrations.manager import Manager
-from mcp_integrations.models import JSON, IntegrationEvent, Status
+from mcp_integrations.models import JSON, InstallEvent, IntegrationEvent, Status
 
 #: Events a slow listener may fall behind by before it misses some.
 EVENT_BUFFER = 256
@@ -46,13 +47,18 @@ class Events:
     def __init__(self, manager: Manager) -> None:
         self._listeners: set[MemoryObjectSendStream[JSON]] = set()
         manager.listeners.append(self._heard)
+        manager.install_listeners.append(self._installing)
+
+    def _installing(self, event: InstallEvent) -> None:
+        self._send({"event": "install", **dataclasses.asdict(event), "time": time.time()})
 
     def _heard(
         self, integration_id: str, item: types.ServerNotification | IntegrationEvent
     ) -> None:
-        if not isinstance(item, IntegrationEvent):
-            return
-        data = event_json(item)
+        if isinstance(item, IntegrationEvent):
+            self._send(event_json(item))
+
+    def _send(self, data: JSON) -> None:
         for listener in list(self._listeners):
             try:
                 listener.send_nowait(data)
@@ -67,7 +73,8 @@ class Events:
         try:
             async with receive:
                 async for data in receive:
-                    yield {"event": "status", "data": json.dumps(data)}
+                    kind = data.pop("event", "status")
+                    yield {"event": kind, "data": json.dumps(data)}
         finally:
             self._listeners.discard(send)
             send.close()
