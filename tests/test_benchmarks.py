@@ -135,7 +135,7 @@ def test_tiny_run_of_the_scale_benchmark(tmp_path: Path) -> None:
     idle = report["idle"]
     assert idle["none"]["running"] == 0 and idle["running"]["running"] == setup["running"]
     for state in ("none", "running"):
-        assert idle[state]["hub_cpu_pct"] >= 0 and idle[state]["secs"] >= 2
+        assert idle[state]["hub_cpu_pct"] >= 0 and idle[state]["secs"] >= 1.5
         assert idle[state]["threads"] > 0 and idle[state]["fds"] > 0 and idle[state]["rss_kib"] > 0
     reads = {(row["path"], row["concurrency"]): row for row in report["reads"]["rows"]}
     labels = [f"{t} GET /integrations{p}" for t in ("hub", "bare") for p in ("", "/{id}/status")]
