@@ -29,6 +29,7 @@ from mcp_integrations.bodies import (
 )
 from mcp_integrations.errors import BadRequest
 from mcp_integrations.models import FormField, InstallRequest, LaunchSpec, SourceForm
+from mcp_integrations_plugins.sources.forms import SECRET_ENV
 
 #: A command given as one string is split in Python; bound the work before splitting.
 MAX_COMMAND_LINE_CHARS = 64 * 1024
@@ -117,9 +118,7 @@ def install_forms() -> list[SourceForm]:
     fields = (
         FormField("command", "list", required=True, description="the program and its arguments"),
         FormField("cwd", description="the absolute folder it runs in"),
-        FormField(
-            "env", "map", secret=True, description="passed to the server; every value is secret"
-        ),
+        SECRET_ENV,
     )
     return [
         SourceForm("command", "Local command", "Any MCP server on stdio", fields=fields, admin=True)

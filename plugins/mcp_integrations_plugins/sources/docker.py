@@ -31,6 +31,7 @@ from mcp_integrations_plugins.runtimes.docker import (
     docker_cli,
     docker_env,
 )
+from mcp_integrations_plugins.sources.forms import SECRET_ENV
 
 PREFIX = "docker:"
 MAX_IMAGE_CHARS = 255
@@ -199,9 +200,7 @@ def install_forms() -> list[SourceForm]:
         FormField("cpus", "number", description=f"{MIN_CPUS:g} or more"),
         FormField("memory", description="a limit such as 256m"),
         FormField("network", description="none, bridge, or a network's name"),
-        FormField(
-            "env", "map", secret=True, description="passed to the server; every value is secret"
-        ),
+        SECRET_ENV,
     )
     description = "An MCP server on stdio in a container image"
     return [SourceForm(PREFIX, "Docker image", description, image, fields, admin=True)]

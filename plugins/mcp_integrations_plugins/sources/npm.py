@@ -37,9 +37,10 @@ from typing import Any
 from mcp_integrations import hookimpl
 from mcp_integrations.bodies import only_options, preview, string_list
 from mcp_integrations.errors import BadRequest, InstallFailed, UnknownSource
-from mcp_integrations.models import FormField, InstallRequest, LaunchSpec, SourceForm
+from mcp_integrations.models import InstallRequest, LaunchSpec, SourceForm
 from mcp_integrations.private import open_private, private_dir
 from mcp_integrations.processes import base_env, run_logged
+from mcp_integrations_plugins.sources.forms import package_form
 
 PREFIX = "npm:"
 OPTIONS = ("command", "args")
@@ -282,20 +283,9 @@ def prepare(spec: LaunchSpec, workdir: Path) -> LaunchSpec | None:
 
 @hookimpl
 def install_forms() -> list[SourceForm]:
-    package = FormField(
-        "package",
-        required=True,
-        description="package, e.g. @modelcontextprotocol/server-everything@2025.9.25",
-    )
-    fields = (
-        FormField("command", description="the executable to run, when it has several"),
-        FormField("args", "list", description="arguments after it"),
-        FormField(
-            "env", "map", secret=True, description="passed to the server; every value is secret"
-        ),
-    )
+    description = "An MCP server published on npm"
     return [
-        SourceForm(
-            PREFIX, "npm package", "An MCP server published on npm", package, fields, admin=True
+        package_form(
+            PREFIX, "npm package", description, "@modelcontextprotocol/server-everything@2025.9.25"
         )
     ]

@@ -51,9 +51,10 @@ from packaging.version import InvalidVersion, Version
 from mcp_integrations import hookimpl
 from mcp_integrations.bodies import only_options, preview, string_list
 from mcp_integrations.errors import BadRequest, InstallFailed, UnknownSource
-from mcp_integrations.models import FormField, InstallRequest, LaunchSpec, SourceForm
+from mcp_integrations.models import InstallRequest, LaunchSpec, SourceForm
 from mcp_integrations.private import open_private
 from mcp_integrations.processes import base_env
+from mcp_integrations_plugins.sources.forms import package_form
 
 PREFIX = "pypi:"
 OPTIONS = ("command", "args")
@@ -467,23 +468,5 @@ def prepare(spec: LaunchSpec, workdir: Path) -> LaunchSpec | None:
 
 @hookimpl
 def install_forms() -> list[SourceForm]:
-    package = FormField(
-        "package", required=True, description="requirement, e.g. mcp-server-time==2026.10.19"
-    )
-    fields = (
-        FormField("command", description="the executable to run, when it has several"),
-        FormField("args", "list", description="arguments after it"),
-        FormField(
-            "env", "map", secret=True, description="passed to the server; every value is secret"
-        ),
-    )
-    return [
-        SourceForm(
-            PREFIX,
-            "PyPI package",
-            "An MCP server published on PyPI, run in a virtualenv of its own",
-            package,
-            fields,
-            admin=True,
-        )
-    ]
+    description = "An MCP server published on PyPI, run in a virtualenv of its own"
+    return [package_form(PREFIX, "PyPI package", description, "mcp-server-time==2026.10.19")]
