@@ -81,6 +81,34 @@ def test_events_stream_installs_and_every_status_change(hub: httpx.Client) -> No
     assert changes == [("toy", "stopped", "starting"), ("toy", "starting", "running")]
 
 
+def test_every_listener_hears_an_install_as_an_install(hub: httpx.Client) -> None:
+    """The event every listener is sent is one object: naming its kind must not change it."""
+    kinds: list[list[str]] = [[], []]
+    ready = [threading.Event(), threading.Event()]
+
+    def read(found: list[str], listening: threading.Event) -> None:
+        with (
+            httpx.Client(base_url=hub.base_url, timeout=30) as http,
+            http.stream("GET", "/events") as response,
+        ):
+            listening.set()
+            for line in response.iter_lines():
+                if line.startswith("event:"):
+                    found.append(line.removeprefix("event:").strip())
+                    if len(found) == 2:
+                        return
+
+    readers = [threading.Thread(target=read, args=pair) for pair in zip(kinds, ready, strict=True)]
+    for reader in readers:
+        reader.start()
+    assert all(listening.wait(10) for listening in ready)
+    hub.post("/integrations/install", json=toy_install())
+    for reader in readers:
+        reader.join(15)
+        assert not reader.is_alive()
+    assert kinds == [["install", "install"], ["install", "install"]]
+
+
 def test_logs_tail_and_follow_masked(hub: httpx.Client, data_dir: Path) -> None:
     hub.post("/integrations/install", json=toy_install(TOY_SECRET=SECRET))
     hub.post("/integrations/toy/start")

@@ -1,4 +1,5 @@
-"""``mcp-integrations serve``: the API on loopback port 4200 by default."""
+"""``mcp-integrations``: ``serve`` runs the API (on loopback port 4200 by default), ``token``
+makes a token, and the client verbs of ``verbs`` talk to a running hub."""
 
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from mcp_integrations import __version__, serving
-from mcp_integrations.app import create_app
-from mcp_integrations.bodies import idle_timeout
+from mcp_integrations import __version__, verbs
 from mcp_integrations.errors import BadRequest
 from mcp_integrations.models import OnDemand, Role
 from mcp_integrations.settings import Settings
@@ -42,6 +41,8 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
 
 def _idle_seconds(text: str) -> float:
     """An argparse ``type``: seconds for ``--idle-timeout``, as an install's option takes."""
+    from mcp_integrations.bodies import idle_timeout  # with the MCP SDK: only ``serve`` needs it
+
     try:
         value = idle_timeout(float(text), "--idle-timeout")
     except (ValueError, BadRequest) as exc:
@@ -150,6 +151,7 @@ def parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="make a new token and print its token-file line")
     token.add_argument("--role", default="admin", choices=[str(r) for r in Role])
     token.add_argument("--name", default="token", help="who or what uses it (no spaces)")
+    verbs.add_verbs(commands)
     return root
 
 
@@ -191,16 +193,35 @@ def _print_token(args: argparse.Namespace) -> None:
     print(f"token-file line: {hash_token(token)} {args.role} {args.name}")
 
 
+def _client(args: argparse.Namespace, root: argparse.ArgumentParser) -> int:
+    """A client verb's exit code; Ctrl-C is 130 and a closed pipe ends it, both quietly."""
+    try:
+        return verbs.run(args, root)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # a bug of the client: one line, no traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     root = parser()
     args = root.parse_args(argv)
     if args.command == "token":
         _print_token(args)
         return
+    if args.command != "serve":
+        sys.exit(_client(args, root))
     try:
         settings = settings_from(args, os.environ)
     except ValueError as exc:
         root.exit(2, f"mcp-integrations: {exc}\n")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    from mcp_integrations import serving
+    from mcp_integrations.app import create_app
+
     app = create_app(args.data_dir.expanduser().resolve(), settings=settings)
     sys.exit(serving.run(app, args.host, args.port, args.log_level, settings))

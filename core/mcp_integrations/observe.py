@@ -73,8 +73,10 @@ class Events:
         try:
             async with receive:
                 async for data in receive:
-                    kind = data.pop("event", "status")
-                    yield {"event": kind, "data": json.dumps(data)}
+                    # shared by every listener: read, never changed
+                    kind = data.get("event", "status")
+                    body = {key: value for key, value in data.items() if key != "event"}
+                    yield {"event": kind, "data": json.dumps(body)}
         finally:
             self._listeners.discard(send)
             send.close()
