@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from mcp_integrations import __version__, openapi
+from mcp_integrations import __version__, dashboard, openapi
 from mcp_integrations.auth import Authentication, require
 from mcp_integrations.bodies import (
     bounded_int,
@@ -331,6 +331,7 @@ def create_app(
             ),
             Route("/mcp", McpEndpoint(single=False), methods=mcp_methods),
             Route("/integrations/{id}/mcp", McpEndpoint(single=True), methods=mcp_methods),
+            *dashboard.routes(settings),
         ],
         middleware=[Middleware(RequestCounter, metrics=observed), *_middleware(settings, hooks)],
         exception_handlers=EXCEPTION_HANDLERS,

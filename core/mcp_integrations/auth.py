@@ -16,9 +16,16 @@ from mcp_integrations.plugins import Hooks
 from mcp_integrations.settings import Settings
 
 LOCAL_USER = Principal("local", Role.ADMIN)
-#: Paths a caller without credentials may read: liveness probes carry no token.
-PUBLIC_PATHS = frozenset({"/health"})
+#: Paths a caller without credentials may read: liveness probes carry no token, and the
+#: dashboard (its static files, its login and logout) is loaded before anyone logs in.
+PUBLIC_PATHS = frozenset({"/health", "/", "/ui"})
+#: Prefixes of public paths: everything the dashboard serves under ``/ui/``.
+PUBLIC_PREFIXES = ("/ui/",)
 ANONYMOUS = Principal("anonymous", Role.READER)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def identify(hooks: Hooks, connection: HTTPConnection, settings: Settings) -> Principal:
@@ -50,7 +57,7 @@ class Authentication:
             try:
                 principal = identify(self.hooks, HTTPConnection(scope), self.settings)
             except IntegrationsError as exc:
-                if scope.get("path") not in PUBLIC_PATHS:
+                if not is_public(scope.get("path", "")):
                     await from_error(exc)(scope, receive, send)
                     return
                 principal = ANONYMOUS

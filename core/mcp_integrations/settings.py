@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from mcp_integrations.models import OnDemand
-from mcp_integrations.tokens import TokenTable
+from mcp_integrations.tokens import Sessions, TokenTable
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 ANY = "*"
@@ -50,6 +50,8 @@ class Settings:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int | None = None
     on_demand: OnDemand = field(default_factory=OnDemand)
+    #: The dashboard's logins (in memory; the same object for the app and its plugins).
+    sessions: Sessions = field(default_factory=Sessions, compare=False, repr=False)
     _hosts: frozenset[str] = field(init=False, repr=False, compare=False)
     _origins: frozenset[str] = field(init=False, repr=False, compare=False)
 

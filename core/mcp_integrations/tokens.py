@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,12 @@ from mcp_integrations.models import Principal, Role
 TOKEN_ENV = "MCP_INTEGRATIONS_TOKEN"
 MIN_TOKEN_LENGTH = 16
 _PREFIX = "sha256:"
+#: The cookie the dashboard's login sets: a session id, HttpOnly, for the bearer plugin.
+SESSION_COOKIE = "mcp_integrations_session"
+#: How long a dashboard login lasts, in seconds.
+SESSION_SECS = 12 * 3600.0
+#: Logins kept at once; past this, the oldest ends.
+MAX_SESSIONS = 1000
 
 
 def hash_token(token: str) -> str:
@@ -92,3 +99,37 @@ class TokenTable:
     @classmethod
     def from_file(cls, path: Path) -> TokenTable:
         return cls.parse(path.read_text(encoding="utf-8").splitlines(), str(path))
+
+
+class Sessions:
+    """The dashboard's logins: each a random id (its cookie) naming who logged in, kept in
+    memory. The cookie is not the token: browsers send a host's cookies to every port of
+    it, so another local site may see it, and an id ends with a logout, after
+    ``SESSION_SECS`` or when the hub stops, where a token lives on."""
+
+    def __init__(self) -> None:
+        self._by_digest: dict[bytes, tuple[Principal, float]] = {}
+
+    def open(self, principal: Principal) -> str:
+        if len(self._by_digest) >= MAX_SESSIONS:
+            del self._by_digest[next(iter(self._by_digest))]
+        session = secrets.token_urlsafe(32)
+        self._by_digest[_digest(session)] = (principal, time.monotonic() + SESSION_SECS)
+        return session
+
+    def lookup(self, session: str) -> Principal | None:
+        found = self._by_digest.get(_digest(session))
+        if found is None:
+            return None
+        principal, ends = found
+        if time.monotonic() >= ends:
+            self.close(session)
+            return None
+        return principal
+
+    def close(self, session: str) -> None:
+        self._by_digest.pop(_digest(session), None)
+
+
+def _digest(session: str) -> bytes:
+    return hashlib.sha256(session.encode()).digest()
