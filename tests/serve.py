@@ -5,7 +5,7 @@ from __future__ import annotations
 import resource
 import signal
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +34,14 @@ def serve(
     args: Sequence[str] = (),
     log: Path | None = None,
     nofile: tuple[int, int] | None = None,
+    port: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Iterator[Served]:
-    """Run the server with ``python`` and extra CLI ``args``, its output in ``log`` if given,
-    its open-files limit ``nofile`` (soft, hard) if given; yields a client for it, and ends it
-    (SIGTERM) on exit."""
-    port = free_port()
+    """Run the server with ``python`` and extra CLI ``args`` on ``port`` (else a free one),
+    its output added to ``log`` if given, its open-files limit ``nofile`` (soft, hard) if
+    given; yields a client for it (sending ``headers``) once ``/health`` answers, and ends
+    it (SIGTERM) on exit."""
+    port = port or free_port()
 
     def limit_files() -> None:
         if nofile:
@@ -46,7 +49,7 @@ def serve(
 
     command: Sequence[str] = [python, "-m", "mcp_integrations", "serve", "--port", str(port)]
     with ExitStack() as stack:
-        out = stack.enter_context(log.open("wb")) if log else None
+        out = stack.enter_context(log.open("ab")) if log else None
         process = subprocess.Popen(
             [*command, "--data-dir", str(data_dir), *args],
             env=env,
@@ -54,14 +57,14 @@ def serve(
             stderr=subprocess.STDOUT if out else None,
             preexec_fn=limit_files if nofile else None,
         )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
 
     def up() -> bool:
         if process.poll() is not None:
             output = log.read_text(errors="replace")[-2000:] if log else ""
             raise AssertionError(f"the server exited with code {process.returncode}\n{output}")
         try:
-            return client.get("/integrations").status_code == 200
+            return client.get("/health").status_code == 200
         except httpx.TransportError:
             return False
 

@@ -27,7 +27,8 @@ from mcp_integrations.settings import Settings
 from mcp_integrations.tokens import SESSION_COOKIE, TokenTable, hash_token, new_token
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, Attacker, attacker_site, browser_processes
 from tests.conftest import TEST_SETTINGS, MakeClient
-from tests.helpers import TOY_SERVER, free_port, pid_alive, toy_install, wait_until
+from tests.helpers import TOY_SERVER, pid_alive, toy_install, wait_until
+from tests.serve import serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -200,31 +201,18 @@ def running_hub(tmp_path: Path, *, port: int = 0, token: str = "") -> Iterator[H
     token = token or new_token()
     token_file = tmp_path / "tokens.txt"
     token_file.write_text(f"{hash_token(token)} admin web\n")
-    port = port or free_port()
     log = tmp_path / "hub.log"
-    command = [sys.executable, "-m", "mcp_integrations", "serve", "--port", str(port)]
-    command += ["--data-dir", str(tmp_path / "data"), "--token-file", str(token_file)]
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    http = httpx.Client(base_url=url, headers={"authorization": f"Bearer {token}"}, timeout=30)
-    hub = Hub(url, token, http, process, log)
-
-    def up() -> bool:
-        if process.poll() is not None:
-            output = log.read_text(errors="replace")[-2000:]
-            raise AssertionError(f"the hub exited with code {process.returncode}\n{output}")
+    args = ["--token-file", str(token_file)]
+    auth = {"authorization": f"Bearer {token}"}
+    with serve(
+        sys.executable, tmp_path / "data", args=args, log=log, port=port or None, headers=auth
+    ) as served:
+        url = str(served.http.base_url).rstrip("/")
+        hub = Hub(url, token, served.http, served.process, log)
         try:
-            return http.get("/integrations").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(up, timeout=30, what="the hub to listen")
-        yield hub
-    finally:
-        http.close()
-        hub.stop()
+            yield hub
+        finally:
+            hub.stop()
 
 
 @pytest.fixture(scope="module")

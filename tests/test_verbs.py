@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from tests.helpers import TOY_SERVER, free_port, wait_until
+from tests.serve import serve
 
 CLI = shutil.which("mcp-integrations", path=str(Path(sys.executable).parent)) or shutil.which(
     "mcp-integrations"
@@ -53,35 +54,8 @@ class Hub:
 def running_hub(data_dir: Path, log: Path, args: Sequence[str] = ()) -> Iterator[Hub]:
     """``mcp-integrations serve`` on a free port, ready once ``/health`` answers; stopped
     (TERM, then KILL) on exit."""
-    port = free_port()
-    command = [sys.executable, "-m", "mcp_integrations", "serve", "--port", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir), *args],
-            env=_clean_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the hub exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            return httpx.get(f"{url}/health", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(up, timeout=30, what="the hub to listen")
-        yield Hub(url, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serve(sys.executable, data_dir, env=_clean_env(), args=args, log=log) as served:
+        yield Hub(str(served.http.base_url).rstrip("/"), served.process)
 
 
 class Streamed:

@@ -11,6 +11,19 @@ export class FieldError extends Error {
   }
 }
 
+// What read() gives, or null once the first field it refuses is named in `error` and
+// focused: a form's values, checked before anything is sent.
+export function readOrReport(read, error) {
+  try {
+    return read();
+  } catch (problem) {
+    if (!(problem instanceof FieldError)) throw problem;
+    error.textContent = problem.message;
+    problem.control.focus();
+    return null;
+  }
+}
+
 function labelFor(id, name, required, extra) {
   return h(
     "label",

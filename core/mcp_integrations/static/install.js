@@ -4,7 +4,7 @@
 import { api, ApiError, describe } from "./api.js";
 import { on } from "./connection.js";
 import { announce, fill, h, heading } from "./dom.js";
-import { control, FieldError } from "./fields.js";
+import { control, readOrReport } from "./fields.js";
 
 /** The control for a field a source declares. */
 function sourceControl(field) {
@@ -116,15 +116,8 @@ export function installView(main) {
       if (busy) return;
       error.textContent = "";
       fill(result);
-      let request;
-      try {
-        request = body();
-      } catch (problem) {
-        if (!(problem instanceof FieldError)) throw problem;
-        error.textContent = problem.message;
-        problem.control.focus();
-        return;
-      }
+      const request = readOrReport(body, error);
+      if (request === null) return;
       busy = true;
       form.setAttribute("aria-busy", "true");
       fill(progress);

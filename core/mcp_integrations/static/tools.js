@@ -2,7 +2,7 @@
 
 import { api, ApiError, describe, path } from "./api.js";
 import { fill, h, heading, json } from "./dom.js";
-import { control, FieldError, schemaKind } from "./fields.js";
+import { control, readOrReport, schemaKind } from "./fields.js";
 
 export function toolsView(main, id) {
   const state = h("p", { id: "tools-state", role: "status" }, "Loading the tools…");
@@ -87,18 +87,15 @@ function callForm(id, tool) {
     event.preventDefault();
     if (busy) return;
     error.textContent = "";
-    const args = {};
-    try {
+    const args = readOrReport(() => {
+      const read = {};
       for (const [name, c] of controls) {
         const value = c.read();
-        if (value !== undefined) args[name] = value;
+        if (value !== undefined) read[name] = value;
       }
-    } catch (problem) {
-      if (!(problem instanceof FieldError)) throw problem;
-      error.textContent = problem.message;
-      problem.control.focus();
-      return;
-    }
+      return read;
+    }, error);
+    if (args === null) return;
     busy = true;
     form.setAttribute("aria-busy", "true");
     fill(result, h("p", {}, `Calling ${tool.name}…`));
