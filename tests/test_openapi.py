@@ -257,7 +257,7 @@ def test_the_document_is_valid_openapi_3_1() -> None:
     for name, response in document["components"]["responses"].items():
         assert response["content"]["application/json"]["schema"] == error_ref, name
     operations = [op for item in document["paths"].values() for op in item.values()]
-    assert len(operations) == 15
+    assert len(operations) == 16
     for operation in operations:
         for status in operation["responses"]:
             assert status in ("200", "201") or status in openapi.ERRORS

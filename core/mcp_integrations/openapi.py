@@ -276,6 +276,53 @@ def _schemas() -> dict[str, Any]:
                 "timeout": _timeout("this request"),
             },
         },
+        "FormField": {
+            "type": "object",
+            "required": ["name", "kind", "required", "secret", "env", "description", "choices"],
+            "properties": {
+                "name": {"type": "string"},
+                "kind": {
+                    "type": "string",
+                    "enum": ["string", "number", "boolean", "list", "map", "choice"],
+                },
+                "required": {"type": "boolean"},
+                "secret": {"type": "boolean", "description": "Typed masked, never shown back."},
+                "env": {"type": "boolean", "description": "Goes in the body's env."},
+                "description": {"type": "string"},
+                "choices": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "Sources": {
+            "type": "object",
+            "required": ["sources"],
+            "description": "Every install source as a form: the body's source is prefix "
+            "followed by what is typed in source_field, when there is one.",
+            "properties": {
+                "sources": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["prefix", "title", "description", "fields", "admin"],
+                        "properties": {
+                            "prefix": {"type": "string"},
+                            "title": {"type": "string"},
+                            "description": {"type": "string"},
+                            "source_field": {
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/FormField"},
+                                    {"type": "null"},
+                                ]
+                            },
+                            "fields": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/FormField"},
+                            },
+                            "admin": {"type": "boolean"},
+                        },
+                    },
+                }
+            },
+        },
         "McpServers": {
             "type": "object",
             "required": ["mcpServers"],
@@ -559,6 +606,14 @@ def document() -> dict[str, Any]:
                     ("400",),
                     body=True,
                     request="McpServers",
+                )
+            },
+            "/sources": {
+                "get": _operation(
+                    "listSources",
+                    "Every install source, as a form to build an install body from",
+                    ("200", "Sources", "Connectors and kinds of source, with their fields."),
+                    (),
                 )
             },
             "/integrations/export": {
