@@ -351,10 +351,15 @@ def test_install_start_call_read_stop_and_remove_from_the_browser(
         page.get_by_role("link", name="Install", exact=True).click()
         page.get_by_label("Source").select_option("command")
         page.locator('textarea[data-field="command"]').fill(f"{sys.executable}\n{TOY_SERVER}")
-        page.get_by_label("Name 1").fill("TOY_SECRET")
         page.get_by_label("Value 1").fill(secret)
         expect(page.get_by_label("Value 1")).to_have_attribute("type", "password")
         page.locator('input[data-field="id"]').fill("toy")
+        # a value without a name is named in the form, focused, and nothing is sent
+        page.get_by_role("button", name="Install", exact=True).click()
+        expect(page.locator("#install-error")).to_contain_text("a value has no name")
+        expect(page.get_by_label("Name 1")).to_be_focused()
+        assert hub.installed() == []
+        page.get_by_label("Name 1").fill("TOY_SECRET")
         page.screenshot(path=shots / "install.png")
         page.get_by_role("button", name="Install", exact=True).click()
         expect(page.locator("#install-result")).to_contain_text("Installed toy.")
