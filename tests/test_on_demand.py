@@ -59,7 +59,9 @@ def test_an_idle_server_is_stopped_but_never_mid_call(make_client: MakeClient) -
     client = make_client()
     body = {**toy_install("idle"), "idle_timeout": 0.5, "call_timeout": 30}
     assert client.post("/integrations/install", json=body).status_code == 201
-    pid = client.post("/integrations/idle/start").json()["pid"]
+    started = client.post("/integrations/idle/start").json()
+    pid = started["pid"]
+    assert started["last_used_at"] is None  # nobody has called it yet
     # a call longer than the idle timeout runs to its end
     slow = client.post("/integrations/idle/tools/slow/call", json={"arguments": {"seconds": 1.5}})
     assert slow.status_code == 200, slow.text

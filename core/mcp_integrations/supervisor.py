@@ -270,7 +270,7 @@ class Supervisor:
         seconds = self.on_demand.idle_timeout
         if seconds is None or self._on_idle is None:
             return
-        self.touch()
+        self._last_used = time.monotonic()
         while self.in_flight or (left := seconds - self.idle_for()) > 0:  # noqa: ASYNC110
             await anyio.sleep(seconds if self.in_flight else left)
         self._on_idle(self.integration.id)
@@ -369,6 +369,7 @@ class Supervisor:
                     listed = await list_all_tools(connection.session)
                 info = connection.session.server_info
                 await self.accept_tools(listed)
+                self.catalog = Catalog()
                 await self._relist(connection, KINDS)
                 info_json = info.model_dump(mode="json", exclude_none=True) if info else None
                 self.server_info = self._scrubbed(info_json)
