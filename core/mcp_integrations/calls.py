@@ -50,7 +50,6 @@ from mcp_integrations.supervisor import Supervisor
 DEFAULT_CALL_TIMEOUT = 60.0
 #: JSON-RPC error codes servers use for "no such resource" and "no such prompt or tool".
 RESOURCE_NOT_FOUND = -32002
-T = TypeVar("T")
 R = TypeVar("R")
 ResultT = TypeVar("ResultT", bound=BaseModel)
 #: Told of each tool call: the integration, its seconds, and ok, tool_error or error.
